@@ -1,0 +1,62 @@
+//! renderer: render jobs and their images.
+
+use super::rpc;
+use crate::design::Design;
+use crate::ids::RenderId;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRenderRequest {
+    pub design: Design,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetRenderRequest {
+    pub render_id: RenderId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderStatus {
+    Pending,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderView {
+    pub id: RenderId,
+    pub status: RenderStatus,
+    pub width: u32,
+    pub height: u32,
+    pub content_hash: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderContent {
+    pub content_type: String,
+    /// Standard base64 of the image bytes.
+    pub data_base64: String,
+}
+
+rpc!(
+    /// Validate a design and queue it for rendering.
+    CreateRender, "renderer", "renders.create", true, CreateRenderRequest, RenderView
+);
+rpc!(
+    /// Read a render job.
+    GetRender, "renderer", "renders.get", true, GetRenderRequest, RenderView
+);
+rpc!(
+    /// Read a completed render's image.
+    GetRenderContent, "renderer", "renders.content", true, GetRenderRequest, RenderContent
+);

@@ -1,0 +1,117 @@
+//! JSON Schemas (2020-12) of every message envelope and request/reply, written to `schemas/`
+//! by `heraldctl schemas` and compared by `heraldctl schemas --check` and the drift test.
+
+use crate::envelope::{Envelope, Message};
+use crate::messages::{PostDue, PostPublished, RenderCompleted, RenderFailed, RenderRequested};
+use crate::rpc::{self, Rpc, RpcReply, RpcRequest};
+use std::path::Path;
+
+/// A generated schema and the file name it is stored under.
+pub struct SchemaFile {
+    pub file_name: String,
+    pub schema: serde_json::Value,
+}
+
+/// The schema a consumer validates a message envelope against.
+pub fn message_schema<M: Message>() -> serde_json::Value {
+    serde_json::Value::from(schemars::schema_for!(Envelope<M>))
+}
+
+fn message<M: Message>() -> SchemaFile {
+    SchemaFile {
+        file_name: format!("messages/{}.v{}.json", M::TYPE, M::VERSION),
+        schema: message_schema::<M>(),
+    }
+}
+
+fn request_reply<R: Rpc>() -> [SchemaFile; 2] {
+    let base = format!("rpc/{}.{}", R::SERVICE, R::NAME);
+    [
+        SchemaFile {
+            file_name: format!("{base}.request.json"),
+            schema: schemars::schema_for!(RpcRequest<R::Request>).into(),
+        },
+        SchemaFile {
+            file_name: format!("{base}.reply.json"),
+            schema: schemars::schema_for!(RpcReply<R::Response>).into(),
+        },
+    ]
+}
+
+/// Every schema, in a stable order.
+pub fn all() -> Vec<SchemaFile> {
+    let mut files = vec![
+        message::<PostDue>(),
+        message::<PostPublished>(),
+        message::<RenderRequested>(),
+        message::<RenderCompleted>(),
+        message::<RenderFailed>(),
+    ];
+    files.extend(request_reply::<rpc::auth::Register>());
+    files.extend(request_reply::<rpc::auth::Login>());
+    files.extend(request_reply::<rpc::publisher::ConnectAccount>());
+    files.extend(request_reply::<rpc::publisher::CreatePost>());
+    files.extend(request_reply::<rpc::publisher::GetPost>());
+    files.extend(request_reply::<rpc::renderer::CreateRender>());
+    files.extend(request_reply::<rpc::renderer::GetRender>());
+    files.extend(request_reply::<rpc::renderer::GetRenderContent>());
+    files.extend(request_reply::<rpc::billing::GetUsage>());
+    files.extend(request_reply::<rpc::notifier::ListNotifications>());
+    files.extend(request_reply::<rpc::insights::GetPostMetrics>());
+    files
+}
+
+fn render(schema: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Writes every schema under `dir`, removing stale `.json` files the code no longer makes.
+pub fn write_all(dir: &Path) -> std::io::Result<usize> {
+    let files = all();
+    for sub in ["messages", "rpc"] {
+        let sub_dir = dir.join(sub);
+        if sub_dir.exists() {
+            for entry in std::fs::read_dir(&sub_dir)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|ext| ext == "json") {
+                    std::fs::remove_file(path)?;
+                }
+            }
+        }
+    }
+    for file in &files {
+        let path = dir.join(&file.file_name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, render(&file.schema))?;
+    }
+    Ok(files.len())
+}
+
+/// The names of files under `dir` that differ from the code (missing, changed or stale).
+pub fn drift(dir: &Path) -> std::io::Result<Vec<String>> {
+    let files = all();
+    let mut drifted = Vec::new();
+    for file in &files {
+        match std::fs::read_to_string(dir.join(&file.file_name)) {
+            Ok(text) if text == render(&file.schema) => {}
+            Ok(_) => drifted.push(format!("{} (changed)", file.file_name)),
+            Err(_) => drifted.push(format!("{} (missing)", file.file_name)),
+        }
+    }
+    for sub in ["messages", "rpc"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries {
+            let name = format!("{sub}/{}", entry?.file_name().to_string_lossy());
+            if !files.iter().any(|file| file.file_name == name) {
+                drifted.push(format!("{name} (stale)"));
+            }
+        }
+    }
+    Ok(drifted)
+}

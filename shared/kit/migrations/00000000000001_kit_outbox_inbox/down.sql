@@ -1,0 +1,2 @@
+DROP TABLE kit_inbox;
+DROP TABLE kit_outbox;

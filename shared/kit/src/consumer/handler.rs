@@ -1,0 +1,73 @@
+//! What a message handler is, and how its errors are classified.
+
+use crate::outbox::Outgoing;
+use diesel_async::AsyncPgConnection;
+use futures::future::BoxFuture;
+use herald_contracts::{Envelope, Message};
+
+/// Every handler error is either worth retrying (nak with backoff, dead-lettered at
+/// `max_deliver`) or terminal (terminated and dead-lettered now). Never "log and ack".
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("retryable: {0}")]
+    Retry(String),
+    #[error("terminal: {0}")]
+    Terminal(String),
+}
+
+impl HandlerError {
+    pub fn retry(reason: impl std::fmt::Display) -> Self {
+        HandlerError::Retry(reason.to_string())
+    }
+    pub fn terminal(reason: impl std::fmt::Display) -> Self {
+        HandlerError::Terminal(reason.to_string())
+    }
+    pub fn reason(&self) -> &str {
+        match self {
+            HandlerError::Retry(reason) | HandlerError::Terminal(reason) => reason,
+        }
+    }
+}
+
+/// Database trouble is transient from a handler's point of view.
+impl From<diesel::result::Error> for HandlerError {
+    fn from(error: diesel::result::Error) -> Self {
+        HandlerError::Retry(format!("database: {error}"))
+    }
+}
+
+impl From<crate::KitError> for HandlerError {
+    fn from(error: crate::KitError) -> Self {
+        HandlerError::Retry(error.to_string())
+    }
+}
+
+/// Facts about the delivery a handler may want (attempt number, ids).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub consumer: String,
+    pub subject: String,
+    pub stream_sequence: u64,
+    pub delivered: i64,
+}
+
+/// A handler whose effects are database writes: the kit runs it inside one transaction with
+/// the inbox row (so a message already processed has no effect) and the outbox rows it returns.
+pub trait TxHandler<M: Message>: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        message: &'a Envelope<M>,
+        delivery: &'a Delivery,
+    ) -> BoxFuture<'a, Result<Vec<Outgoing>, HandlerError>>;
+}
+
+/// A handler that guards its own effects (e.g. a per-effect state machine around a call to a
+/// third party that cannot share a database transaction). It must be idempotent.
+pub trait Handler<M: Message>: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        message: Envelope<M>,
+        delivery: &'a Delivery,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}

@@ -1,0 +1,286 @@
+//! Consumer side of the exactly-once recipe: one handler stack around every durable pull
+//! consumer. trace context → schema validation → inbox dedup (for transactional handlers) →
+//! handler → ack layer: progress heartbeats while working, double ack after commit, nak with
+//! backoff on retryable errors, terminate with the reason (→ dead-letter queue) on terminal
+//! errors and at `max_deliver`. A semaphore bounds the handlers running at once.
+
+mod handler;
+mod validate;
+
+pub use handler::{Delivery, Handler, HandlerError, TxHandler};
+pub use validate::MessageValidator;
+
+use crate::db::Db;
+use crate::nats::ConsumerSpec;
+use crate::outbox::{self, OutboxWaker};
+use crate::trace::TraceContext;
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures::StreamExt;
+use herald_contracts::{Envelope, Message};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+diesel::table! {
+    kit_inbox (consumer, message_id) {
+        consumer -> Text,
+        message_id -> Text,
+        processed_at -> Timestamptz,
+    }
+}
+
+pub(crate) enum Mode<M: Message> {
+    Tx(Arc<dyn TxHandler<M>>, Db, OutboxWaker),
+    Plain(Arc<dyn Handler<M>>),
+}
+
+enum Outcome {
+    Done,
+    Duplicate,
+    Failed(HandlerError),
+}
+
+pub(crate) struct Runner<M: Message> {
+    pub spec: ConsumerSpec,
+    pub consumer: jetstream::consumer::Consumer<pull::Config>,
+    pub client: async_nats::Client,
+    pub validator: MessageValidator,
+    pub mode: Mode<M>,
+}
+
+impl<M: Message> Runner<M> {
+    /// Pulls until `stop` is cancelled; handlers already running are tracked by `tracker`.
+    pub async fn run(self, stop: CancellationToken, tracker: TaskTracker) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.spec.concurrency));
+        while !stop.is_cancelled() {
+            let stream = this
+                .consumer
+                .stream()
+                .max_messages_per_batch(this.spec.concurrency)
+                .heartbeat(Duration::from_secs(5))
+                .messages()
+                .await;
+            let mut messages = match stream {
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(consumer = %this.spec.durable, error = %error, "cannot pull; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = stop.cancelled() => break,
+                    }
+                }
+            };
+            loop {
+                let permit = tokio::select! {
+                    permit = permits.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return,
+                    },
+                    _ = stop.cancelled() => return,
+                };
+                let next = tokio::select! {
+                    next = messages.next() => next,
+                    _ = stop.cancelled() => return,
+                };
+                match next {
+                    None => break,
+                    Some(Err(error)) => {
+                        tracing::debug!(consumer = %this.spec.durable, error = %error, "pull interrupted");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Some(Ok(message)) => {
+                        let this = this.clone();
+                        tracker.spawn(async move {
+                            this.process(message).await;
+                            drop(permit);
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn process(&self, message: jetstream::Message) {
+        let started = Instant::now();
+        let (stream_sequence, delivered) = match message.info() {
+            Ok(info) => (info.stream_sequence, info.delivered),
+            Err(_) => (0, 1),
+        };
+        let delivery = Delivery {
+            consumer: self.spec.durable.clone(),
+            subject: message.subject.to_string(),
+            stream_sequence,
+            delivered,
+        };
+        let trace = TraceContext::from_headers(message.headers.as_ref());
+        let span = tracing::info_span!(
+            "consume",
+            consumer = %self.spec.durable,
+            messaging.subject = %message.subject,
+            stream.sequence = stream_sequence,
+            delivered,
+            trace_id = %trace.trace_id,
+            message.id = tracing::field::Empty,
+            tenant_id = tracing::field::Empty,
+            correlation_id = tracing::field::Empty,
+        );
+        let message = Arc::new(message);
+        let heartbeat = tokio::spawn(progress_heartbeats(
+            message.clone(),
+            self.spec.ack_wait() / 3,
+        ));
+        let outcome = trace
+            .scope(self.handle(&message, &delivery).instrument(span.clone()))
+            .await;
+        heartbeat.abort();
+        let label = self
+            .settle(&message, &delivery, outcome)
+            .instrument(span)
+            .await;
+        metrics::counter!("herald_consumer_messages_total", "consumer" => self.spec.durable.clone(), "outcome" => label).increment(1);
+        metrics::histogram!("herald_consumer_handler_seconds", "consumer" => self.spec.durable.clone())
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    async fn handle(&self, message: &jetstream::Message, delivery: &Delivery) -> Outcome {
+        let envelope: Envelope<M> = match self.validator.parse(&message.payload) {
+            Ok(envelope) => envelope,
+            Err(reason) => return Outcome::Failed(HandlerError::Terminal(reason)),
+        };
+        let span = tracing::Span::current();
+        span.record("message.id", envelope.id.as_str());
+        span.record("tenant_id", envelope.tenant_id.to_string());
+        span.record("correlation_id", envelope.correlation_id.as_str());
+        match &self.mode {
+            Mode::Plain(handler) => match handler.handle(envelope, delivery).await {
+                Ok(()) => Outcome::Done,
+                Err(error) => Outcome::Failed(error),
+            },
+            Mode::Tx(handler, db, waker) => {
+                run_in_transaction(handler.as_ref(), db, waker, &envelope, delivery).await
+            }
+        }
+    }
+
+    /// Acknowledges according to the outcome; returns the metric label.
+    async fn settle(
+        &self,
+        message: &jetstream::Message,
+        delivery: &Delivery,
+        outcome: Outcome,
+    ) -> &'static str {
+        match outcome {
+            Outcome::Done | Outcome::Duplicate => {
+                if let Err(error) = message.double_ack().await {
+                    // The effects are committed and the inbox makes a redelivery harmless.
+                    tracing::warn!(error = %error, "ack not confirmed; a redelivery will be deduplicated");
+                }
+                if matches!(outcome, Outcome::Duplicate) {
+                    "duplicate"
+                } else {
+                    "acked"
+                }
+            }
+            Outcome::Failed(HandlerError::Retry(reason))
+                if delivery.delivered < self.spec.max_deliver =>
+            {
+                let delay = self.spec.nak_delay(delivery.delivered);
+                tracing::warn!(reason = %reason, retry_in_ms = delay.as_millis() as u64, "handler failed; will retry");
+                let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
+                "nacked"
+            }
+            Outcome::Failed(error) => {
+                let reason = match &error {
+                    HandlerError::Retry(reason) => {
+                        format!("max deliveries ({}) reached: {reason}", delivery.delivered)
+                    }
+                    HandlerError::Terminal(reason) => reason.clone(),
+                };
+                tracing::error!(reason = %reason, "message terminated; it goes to the dead-letter queue");
+                terminate(&self.client, message, &reason).await;
+                "terminated"
+            }
+        }
+    }
+}
+
+async fn run_in_transaction<M: Message>(
+    handler: &dyn TxHandler<M>,
+    db: &Db,
+    waker: &OutboxWaker,
+    envelope: &Envelope<M>,
+    delivery: &Delivery,
+) -> Outcome {
+    let mut conn = match db.conn().await {
+        Ok(conn) => conn,
+        Err(error) => return Outcome::Failed(HandlerError::retry(error)),
+    };
+    let result = conn
+        .transaction::<_, HandlerError, _>(async move |conn| {
+            let fresh = diesel::insert_into(kit_inbox::table)
+                .values((
+                    kit_inbox::consumer.eq(&delivery.consumer),
+                    kit_inbox::message_id.eq(&envelope.id),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if fresh == 0 {
+                return Ok(None);
+            }
+            let outgoing = handler.handle(conn, envelope, delivery).await?;
+            Ok(Some(outbox::enqueue(conn, &outgoing).await?))
+        })
+        .await;
+    match result {
+        Ok(None) => {
+            tracing::info!("already processed; acknowledged without effect");
+            Outcome::Duplicate
+        }
+        Ok(Some(written)) => {
+            if written > 0 {
+                waker.wake();
+            }
+            Outcome::Done
+        }
+        Err(error) => Outcome::Failed(error),
+    }
+}
+
+/// Tells the server the work goes on, so it does not redeliver a slow message elsewhere.
+async fn progress_heartbeats(message: Arc<jetstream::Message>, every: Duration) {
+    let every = every.max(Duration::from_millis(500));
+    loop {
+        tokio::time::sleep(every).await;
+        let _ = message.ack_with(AckKind::Progress).await;
+    }
+}
+
+/// `+TERM <reason>`: the server's MSG_TERMINATED advisory carries the reason to the DLQ mover.
+/// async-nats has no term-with-reason, so the ack is sent by hand and its confirmation awaited.
+pub(crate) async fn terminate(
+    client: &async_nats::Client,
+    message: &jetstream::Message,
+    reason: &str,
+) {
+    let Some(reply) = message.reply.clone() else {
+        return;
+    };
+    let reason: String = reason
+        .replace(['\n', '\r'], " ")
+        .chars()
+        .take(256)
+        .collect();
+    let payload = bytes::Bytes::from(format!("+TERM {reason}"));
+    let confirm =
+        tokio::time::timeout(Duration::from_secs(5), client.request(reply, payload)).await;
+    if !matches!(confirm, Ok(Ok(_))) {
+        tracing::warn!("terminate not confirmed by the server");
+    }
+}
