@@ -2,7 +2,9 @@
 //! by `heraldctl schemas` and compared by `heraldctl schemas --check` and the drift test.
 
 use crate::envelope::{Envelope, Message};
-use crate::messages::{PostDue, PostPublished, RenderCompleted, RenderFailed, RenderRequested};
+use crate::messages::{
+    PostDue, PostPublished, RenderCompleted, RenderFailed, RenderRequested, UserRegistered,
+};
 use crate::rpc::{self, Rpc, RpcReply, RpcRequest};
 use std::path::Path;
 
@@ -41,6 +43,8 @@ fn request_reply<R: Rpc>() -> [SchemaFile; 2] {
 /// Every schema, in a stable order.
 pub fn all() -> Vec<SchemaFile> {
     let mut files = vec![
+        message::<UserRegistered>(),
+        message::<CollectMetrics>(),
         message::<PostDue>(),
         message::<PostPublished>(),
         message::<RenderRequested>(),

@@ -70,6 +70,8 @@ impl Message for PostDue {
 pub struct PublishedTarget {
     pub account_id: AccountId,
     pub platform: Platform,
+    /// The platform API's base URL for this account (e.g. the Mastodon instance).
+    pub instance_url: String,
     /// The platform's id of the created post.
     pub remote_id: String,
     pub remote_url: Option<String>,
