@@ -1,1 +1,2 @@
 //! herald-renderer
+pub mod render;

@@ -3,7 +3,8 @@
 
 use crate::envelope::{Envelope, Message};
 use crate::messages::{
-    PostDue, PostPublished, RenderCompleted, RenderFailed, RenderRequested, UserRegistered,
+    CollectMetrics, PostDue, PostPublished, RenderCompleted, RenderFailed, RenderRequested,
+    UserRegistered,
 };
 use crate::rpc::{self, Rpc, RpcReply, RpcRequest};
 use std::path::Path;
