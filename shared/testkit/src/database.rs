@@ -27,7 +27,6 @@ pub struct Template {
 }
 
 /// A database that is dropped (`WITH (FORCE)`, closing leftover connections) on drop.
-#[derive(Debug)]
 pub struct TestDb {
     url: String,
     name: String,
@@ -41,6 +40,15 @@ impl TestDb {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+}
+
+// By hand: the URLs may carry a password.
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 

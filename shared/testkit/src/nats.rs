@@ -180,7 +180,8 @@ impl NatsServer {
     pub fn start_at(port: u16, store_dir: PathBuf) -> Result<NatsServer> {
         fs::create_dir_all(&store_dir)
             .with_context(|| format!("cannot create {}", store_dir.display()))?;
-        Self::launch(port, store_dir)
+        // The config file names the store: make it independent of the server's working dir.
+        Self::launch(port, store_dir.canonicalize()?)
     }
 
     fn launch(port: u16, store_dir: PathBuf) -> Result<NatsServer> {
@@ -320,16 +321,16 @@ impl NatsServer {
         self.child.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Kills the process and deletes the temp dir through a shared reference (exit hook).
+    /// Stops the process and deletes the temp dir, through `&self` for the exit hook. SIGTERM
+    /// first: it costs milliseconds and leaves a persistent store clean.
     fn shutdown(&self) {
-        if let Some(mut child) = self
+        let child = self
             .child
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            let _ = child.kill();
-            let _ = child.wait();
+            .take();
+        if let Some(mut child) = child {
+            let _ = process::terminate(&mut child, libc::SIGTERM, Duration::from_secs(5));
         }
         drop(
             self.temp

@@ -25,7 +25,7 @@ type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
 /// Spawns `cmd` from the long-lived spawner thread, so the child's parent-death signal fires
 /// only when the whole test binary dies.
 pub(crate) fn spawn(mut cmd: Command, death_signal: libc::c_int) -> Result<Child> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
     let program = cmd.get_program().to_string_lossy().into_owned();
     sys::set_parent_death_signal(&mut cmd, death_signal);
     let sender = SPAWNER.get_or_init(|| {
@@ -40,12 +40,10 @@ pub(crate) fn spawn(mut cmd: Command, death_signal: libc::c_int) -> Result<Child
             })
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the spawner thread"));
-        Mutex::new(tx)
+        tx
     });
     let (reply_tx, reply_rx) = mpsc::channel();
     sender
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
         .send((cmd, reply_tx))
         .map_err(|_| anyhow!("the testkit spawner thread is gone"))?;
     reply_rx
@@ -69,7 +67,10 @@ fn exit_hooks() -> std::sync::MutexGuard<'static, Vec<Box<dyn FnOnce() + Send>>>
 
 extern "C" fn run_exit_hooks() {
     // Pop one at a time so a hook may itself take the lock; a panic must not cross into C.
-    while let Some(hook) = exit_hooks().pop() {
+    loop {
+        let Some(hook) = exit_hooks().pop() else {
+            break;
+        };
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook));
     }
 }
@@ -121,7 +122,8 @@ fn sweep_dead_temp_dirs() {
             continue;
         };
         let mut parts = rest.splitn(3, '-');
-        let (Some(_kind), Some(pid), Some(_random)) = (parts.next(), parts.next(), parts.next())
+        let (Some("nats" | "pg"), Some(pid), Some(_random)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
@@ -212,7 +214,8 @@ mod sys {
                 }
                 // The parent may have died before prctl took effect.
                 if libc::getppid() as u32 != parent {
-                    return Err(std::io::Error::other("parent exited during spawn"));
+                    // No allocation after fork: a raw errno, not Error::other.
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
                 }
                 Ok(())
             });
