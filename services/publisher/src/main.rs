@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    herald_kit::main("publisher", herald_publisher::start)
+}

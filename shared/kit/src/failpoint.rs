@@ -17,15 +17,22 @@ static POINTS: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
 });
 
 /// Acts on the failpoint `name` if configured: `abort` kills the process on the spot, like
-/// `kill -9` at exactly this line.
-pub fn hit(name: &str) {
+/// `kill -9` at exactly this line; `abort@<prefix>` only when `detail` (e.g. the subject being
+/// handled) starts with `<prefix>`.
+pub fn hit(name: &str, detail: &str) {
     if POINTS.is_empty() {
         return;
     }
-    if let Some(action) = POINTS.get(name)
-        && action == "abort"
-    {
-        tracing::warn!(failpoint = name, "failpoint hit: aborting");
+    let Some(action) = POINTS.get(name) else {
+        return;
+    };
+    let fires = match action.split_once('@') {
+        Some(("abort", prefix)) => detail.starts_with(prefix),
+        None => action == "abort",
+        Some(_) => false,
+    };
+    if fires {
+        tracing::warn!(failpoint = name, detail, "failpoint hit: aborting");
         std::process::abort();
     }
 }

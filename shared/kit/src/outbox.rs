@@ -12,7 +12,7 @@ use crate::failpoint;
 use crate::trace::TraceContext;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -79,7 +79,10 @@ impl Outgoing {
         let mut pairs = envelope_headers(envelope);
         pairs.push((
             headers::SCHEDULE.to_owned(),
-            format!("@at {}", at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            format!(
+                "@at {}",
+                whole_second_at_or_after(at).to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
         ));
         pairs.push((headers::SCHEDULE_TARGET.to_owned(), envelope.subject()));
         pairs.push((headers::ROLLUP.to_owned(), "sub".to_owned()));
@@ -89,6 +92,16 @@ impl Outgoing {
             headers: pairs,
             payload: serde_json::to_vec(envelope).unwrap_or_default(),
         }
+    }
+}
+
+/// `@at` takes whole seconds; rounding down would fire up to a second early.
+fn whole_second_at_or_after(at: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = at.with_nanosecond(0).unwrap_or(at);
+    if floor < at {
+        floor + chrono::Duration::seconds(1)
+    } else {
+        floor
     }
 }
 
@@ -215,7 +228,9 @@ impl Relay {
                 return Ok(0);
             }
             let sent = publish_rows(js, &rows).await;
-            failpoint::hit("outbox.after_publish");
+            for row in &rows {
+                failpoint::hit("outbox.after_publish", &row.subject);
+            }
             if !sent.is_empty() {
                 diesel::sql_query("UPDATE kit_outbox SET sent_at = now() WHERE id = ANY($1)")
                     .bind::<Array<BigInt>, _>(&sent)

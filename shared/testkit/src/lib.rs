@@ -18,8 +18,12 @@ mod database;
 mod nats;
 mod postgres;
 mod process;
+mod procs;
+mod service;
 
 pub use database::{Postgres, Template, TestDb, postgres};
 pub use nats::{NatsServer, Version, find_nats_server, nats_server_version, shared_nats};
 pub use postgres::PgCluster;
 pub use process::free_port;
+pub use procs::ServiceProcess;
+pub use service::{Running, identity, service_env, wait_for};

@@ -1,0 +1,3 @@
+DROP TABLE post_targets;
+DROP TABLE posts;
+DROP TABLE accounts;

@@ -1,0 +1,127 @@
+//! publisher's integration tests: a real nats-server per test, a fresh database per test, the
+//! sandbox standing in for Mastodon.
+
+mod crash;
+mod publish;
+
+use herald_contracts::TenantId;
+use herald_contracts::messages::Platform;
+use herald_contracts::rpc::publisher::{AccountView, ConnectAccount, ConnectAccountRequest};
+use herald_contracts::rpc::{Identity, Role};
+use herald_kit::async_nats::jetstream;
+use herald_testkit::{NatsServer, Template, TestDb, identity, postgres};
+use std::time::Duration;
+
+pub static TEMPLATE: Template = Template {
+    name: "publisher",
+    migrate: |url| {
+        Box::pin(async move {
+            herald_kit::db::migrate(&url, herald_publisher::SCHEMA, herald_publisher::MIGRATIONS)
+                .await?;
+            Ok(())
+        })
+    },
+};
+
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct World {
+    pub nats: NatsServer,
+    pub db: TestDb,
+    pub sandbox: herald_sandbox::SandboxHandle,
+    pub client: herald_kit::async_nats::Client,
+    pub tenant: TenantId,
+    pub caller: Identity,
+}
+
+impl World {
+    pub async fn new() -> anyhow::Result<Self> {
+        let nats = NatsServer::start()?;
+        let db = postgres().await?.fresh_db(&TEMPLATE).await?;
+        let sandbox = herald_sandbox::start(std::net::TcpListener::bind("127.0.0.1:0")?).await?;
+        let client = herald_kit::async_nats::connect(nats.url()).await?;
+        let tenant = TenantId::new();
+        Ok(Self {
+            nats,
+            db,
+            sandbox,
+            client,
+            tenant,
+            caller: identity(tenant, Role::Editor),
+        })
+    }
+
+    pub fn env_pairs(&self) -> Vec<(String, String)> {
+        vec![
+            ("HERALD_NATS_URL".into(), self.nats.url()),
+            ("HERALD_DATABASE_URL".into(), self.db.url().into()),
+            (
+                "HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS".into(),
+                "true".into(),
+            ),
+            ("HERALD_OUTBOX_SWEEP_SECS".into(), "1".into()),
+            ("HERALD_LOG".into(), "info".into()),
+        ]
+    }
+
+    pub fn env(&self) -> herald_kit::Env {
+        herald_testkit::service_env(
+            &self.nats.url(),
+            Some(self.db.url()),
+            &[("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS", "true")],
+        )
+    }
+
+    pub async fn connect_account(&self, token: &str) -> anyhow::Result<AccountView> {
+        let request = ConnectAccountRequest {
+            platform: Platform::Mastodon,
+            instance_url: self.sandbox.base_url().to_owned(),
+            access_token: token.into(),
+        };
+        Ok(herald_kit::rpc::call::<ConnectAccount>(
+            &self.client,
+            "test-connect",
+            Some(self.caller.clone()),
+            request,
+            RPC_TIMEOUT,
+        )
+        .await?)
+    }
+
+    /// Every message on `filter` in the POSTS stream, read with an ephemeral consumer.
+    pub async fn stream_messages(&self, filter: &str) -> anyhow::Result<Vec<jetstream::Message>> {
+        read_stream(&self.client, "POSTS", filter).await
+    }
+}
+
+pub async fn read_stream(
+    client: &herald_kit::async_nats::Client,
+    stream: &str,
+    filter: &str,
+) -> anyhow::Result<Vec<jetstream::Message>> {
+    use herald_kit::futures::StreamExt;
+    let js = jetstream::new(client.clone());
+    let stream = js.get_stream(stream).await?;
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            filter_subject: filter.to_owned(),
+            ack_policy: jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await?;
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut messages = Vec::new();
+    if pending == 0 {
+        return Ok(messages);
+    }
+    let mut batch = consumer
+        .fetch()
+        .max_messages(pending)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await?;
+    while let Some(message) = batch.next().await {
+        messages.push(message.map_err(|e| anyhow::anyhow!(e))?);
+    }
+    Ok(messages)
+}

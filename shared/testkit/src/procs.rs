@@ -1,0 +1,102 @@
+//! A service binary run as a child process, for the tests that only a process can show:
+//! SIGTERM handling, readiness while NATS is down, a crash at a failpoint.
+
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+pub struct ServiceProcess {
+    child: Child,
+    pub ops_port: u16,
+    pub log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` with exactly `env` (plus PATH) and an ops port of its own.
+    pub fn spawn(binary: &Path, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let ops_port = crate::free_port()?;
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("service.log");
+        let out = std::fs::File::create(&log)?;
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("HERALD_OPS_ADDR", format!("127.0.0.1:{ops_port}"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let child = command.spawn()?;
+        Ok(Self {
+            child,
+            ops_port,
+            log,
+            _dir: dir,
+        })
+    }
+
+    pub fn ops_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ops_port)
+    }
+
+    /// The HTTP status of `GET path` on the ops port, or `None` if it does not answer.
+    pub async fn ops_status(&self, path: &str) -> Option<u16> {
+        let url = self.ops_url(path);
+        let response = tokio::time::timeout(
+            Duration::from_secs(3),
+            herald_kit::http::client(Duration::from_secs(3))
+                .ok()?
+                .get(url)
+                .send(),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        Some(response.status().as_u16())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{signal} failed");
+        Ok(())
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub async fn wait(&mut self, limit: Duration) -> anyhow::Result<ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!(
+                    "process did not exit within {limit:?}; log:\n{}",
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
