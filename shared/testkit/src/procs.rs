@@ -100,3 +100,42 @@ impl Drop for ServiceProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The ops contract every service keeps, checked on a real process: `/readyz` is 200 when up,
+/// 503 while its nats-server is down, 200 again once it is back (same process, no restart),
+/// and SIGTERM ends it with exit code 0.
+pub async fn check_readiness_follows_nats(
+    binary: &Path,
+    env: &[(String, String)],
+    nats: &mut crate::NatsServer,
+) -> anyhow::Result<()> {
+    let mut service = ServiceProcess::spawn(binary, env)?;
+    let limit = Duration::from_secs(60);
+    let status_is = |wanted: u16| {
+        let service = &service;
+        move || async move { (service.ops_status("/readyz").await == Some(wanted)).then_some(()) }
+    };
+    crate::wait_for("ready", limit, status_is(200))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; log:\n{}", service.log_tail()))?;
+    assert_eq!(service.ops_status("/livez").await, Some(200));
+    nats.stop()?;
+    crate::wait_for("not ready while NATS is down", limit, status_is(503)).await?;
+    assert_eq!(
+        service.ops_status("/livez").await,
+        Some(200),
+        "still live while NATS is down"
+    );
+    nats.restart()?;
+    crate::wait_for("ready again after NATS returned", limit, status_is(200))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; log:\n{}", service.log_tail()))?;
+    service.signal("TERM")?;
+    let status = service.wait(Duration::from_secs(30)).await?;
+    anyhow::ensure!(
+        status.success(),
+        "exit after SIGTERM: {status}; log:\n{}",
+        service.log_tail()
+    );
+    Ok(())
+}
