@@ -21,6 +21,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Returns a service's embedded migrations (a function, because `EmbeddedMigrations` is not `Clone`).
+pub type MigrationsFn = fn() -> EmbeddedMigrations;
+
 /// What a service is, statically.
 #[derive(Clone)]
 pub struct ServiceInfo {
@@ -29,7 +32,7 @@ pub struct ServiceInfo {
     /// Streams it publishes to or consumes from (the kit adds ADVISORIES and DLQ).
     pub streams: &'static [&'static str],
     /// Its schema and migrations; `None` for a service that owns no tables.
-    pub storage: Option<(&'static str, fn() -> EmbeddedMigrations)>,
+    pub storage: Option<(&'static str, MigrationsFn)>,
 }
 
 pub struct App {
@@ -243,7 +246,19 @@ impl App {
             self.intake.clone(),
             self.work.clone(),
         )
+        .await?;
+        // A server processes one connection's commands in order, so once a request sent over
+        // this connection is answered, the endpoint's subscription is in place (a flush only
+        // empties the socket buffer). Callers can reach the endpoint when this returns.
+        let ping = format!("$SRV.PING.herald-{}", self.info.name);
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            self.nats.request(ping, bytes::Bytes::new()),
+        )
         .await
+        .map_err(|_| KitError::Nats("service ping timed out".into()))?
+        .map_err(KitError::nats)?;
+        Ok(())
     }
 
     /// Ready until SIGTERM/SIGINT (or the shutdown token); then: not ready → stop taking work →

@@ -9,9 +9,11 @@ use herald_kit::db::Db;
 pub async fn handle(db: Db, ctx: RpcCtx, _request: GetUsageRequest) -> Result<UsageView, RpcError> {
     let tenant = ctx.tenant()?;
     let mut conn = db.conn().await.map_err(|_| RpcError::unavailable())?;
-    let items = repo::usage_totals(&mut conn, tenant).await.map_err(|error| {
-        tracing::error!(error = %error, "usage query failed");
-        RpcError::internal()
-    })?;
+    let items = repo::usage_totals(&mut conn, tenant)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error, "usage query failed");
+            RpcError::internal()
+        })?;
     Ok(UsageView { items })
 }

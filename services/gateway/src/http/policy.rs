@@ -1,0 +1,130 @@
+//! Who may call what: every route, its method and the role it needs, in one table. The edge
+//! middleware enforces it before any handler runs, and it is default-deny: a route the router
+//! knows but this table does not is refused, and a method the table does not list is 405.
+
+use actix_web::http::Method;
+use herald_contracts::rpc::Role;
+
+/// Route paths, shared by the router (`routes/`) and this table so they cannot drift apart.
+pub mod paths {
+    pub const REGISTER: &str = "/v1/auth/register";
+    pub const LOGIN: &str = "/v1/auth/login";
+    pub const ACCOUNTS: &str = "/v1/accounts";
+    pub const POSTS: &str = "/v1/posts";
+    pub const POST: &str = "/v1/posts/{id}";
+    pub const POST_METRICS: &str = "/v1/posts/{id}/metrics";
+    pub const RENDERS: &str = "/v1/renders";
+    pub const RENDER: &str = "/v1/renders/{id}";
+    pub const RENDER_IMAGE: &str = "/v1/renders/{id}/image";
+    pub const USAGE: &str = "/v1/usage";
+    pub const NOTIFICATIONS: &str = "/v1/notifications";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+}
+
+impl Verb {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+
+    fn matches(&self, method: &Method) -> bool {
+        method.as_str() == self.as_str()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed (registration and login only).
+    Public,
+    /// A verified token whose role is at least this one.
+    AtLeast(Role),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RoutePolicy {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn route(verb: Verb, path: &'static str, access: Access) -> RoutePolicy {
+    RoutePolicy { verb, path, access }
+}
+
+use Access::{AtLeast, Public};
+use Role::{Admin, Editor, Viewer};
+use Verb::{Get, Post};
+
+pub const ROUTES: &[RoutePolicy] = &[
+    route(Post, paths::REGISTER, Public),
+    route(Post, paths::LOGIN, Public),
+    route(Post, paths::ACCOUNTS, AtLeast(Admin)),
+    route(Post, paths::POSTS, AtLeast(Editor)),
+    route(Get, paths::POST, AtLeast(Viewer)),
+    route(Get, paths::POST_METRICS, AtLeast(Viewer)),
+    route(Post, paths::RENDERS, AtLeast(Editor)),
+    route(Get, paths::RENDER, AtLeast(Viewer)),
+    route(Get, paths::RENDER_IMAGE, AtLeast(Viewer)),
+    route(Get, paths::USAGE, AtLeast(Admin)),
+    route(Get, paths::NOTIFICATIONS, AtLeast(Viewer)),
+];
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The router matched a route this table does not declare: refused.
+    Undeclared,
+    /// The path is declared, not with this method; carries the `Allow` value.
+    MethodNotAllowed(String),
+    Allowed(Access),
+}
+
+/// What the table says about `method` on the matched route `pattern`.
+pub fn decide(method: &Method, pattern: &str) -> Decision {
+    let mut allowed = Vec::new();
+    for policy in ROUTES.iter().filter(|p| p.path == pattern) {
+        if policy.verb.matches(method) {
+            return Decision::Allowed(policy.access);
+        }
+        allowed.push(policy.verb.as_str());
+    }
+    if allowed.is_empty() {
+        Decision::Undeclared
+    } else {
+        Decision::MethodNotAllowed(allowed.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_registration_and_login_are_public() {
+        let public: Vec<_> = ROUTES
+            .iter()
+            .filter(|p| p.access == Public)
+            .map(|p| p.path)
+            .collect();
+        assert_eq!(public, [paths::REGISTER, paths::LOGIN]);
+    }
+
+    #[test]
+    fn decides_by_method_and_defaults_to_deny() {
+        assert_eq!(
+            decide(&Method::GET, paths::POST),
+            Decision::Allowed(AtLeast(Viewer))
+        );
+        assert_eq!(
+            decide(&Method::DELETE, paths::POST),
+            Decision::MethodNotAllowed("GET".into())
+        );
+        assert_eq!(decide(&Method::GET, "/v1/secret"), Decision::Undeclared);
+    }
+}

@@ -1,0 +1,29 @@
+//! The route table and the router agree: every declared route exists, protected ones refuse a
+//! caller without a token, public ones do not ask for one.
+
+use crate::support::{TestGateway, error_body};
+use herald_gateway::http::policy::{Access, ROUTES, Verb};
+
+#[tokio::test]
+async fn every_declared_route_is_routed_and_guarded() {
+    let gw = TestGateway::start().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    for route in ROUTES {
+        let path = route.path.replace("{id}", &id);
+        let request = match route.verb {
+            Verb::Get => gw.get(&path),
+            Verb::Post => gw.post(&path),
+        };
+        let response = request.send().await.unwrap();
+        match route.access {
+            Access::AtLeast(_) => {
+                let body = error_body(response, 401).await;
+                assert_eq!(body["error"]["code"], "unauthenticated", "{path}");
+            }
+            // Reaches the handler, whose JSON extractor wants a body.
+            Access::Public => {
+                error_body(response, 415).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE metric_samples;
+DROP TABLE tracked_posts;

@@ -1,0 +1,3 @@
+DROP TABLE email_deliveries;
+DROP TABLE notifications;
+DROP TABLE recipients;
