@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    herald_kit::main("auth", herald_auth::start)
+}

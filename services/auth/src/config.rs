@@ -1,0 +1,156 @@
+//! auth's own settings, read and checked before the service connects to anything, so a bad
+//! variable stops it with exit code 2 and a message naming the variable (never its value).
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `HERALD_AUTH_MASTER_KEY` (or `_FILE`) | required | 32 bytes, base64: seals the signing keys at rest |
+//! | `HERALD_AUTH_ARGON2_MEMORY_KIB` | 19456 | Argon2id memory cost (OWASP's 19 MiB) |
+//! | `HERALD_AUTH_ARGON2_ITERATIONS` | 2 | Argon2id time cost |
+//! | `HERALD_AUTH_ARGON2_PARALLELISM` | 1 | Argon2id lanes |
+//! | `HERALD_AUTH_HASH_CONCURRENCY` | CPU count | password hashes computed at once |
+
+use crate::keys::MasterKey;
+use herald_kit::{ConfigError, Env};
+
+pub const MASTER_KEY: &str = "MASTER_KEY";
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub master_key: MasterKey,
+    pub argon2: argon2::Params,
+    pub hash_concurrency: usize,
+}
+
+impl AuthConfig {
+    /// `env` must be scoped to auth (`env.scoped("auth")`), so `HERALD_AUTH_*` is looked up.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let master_key =
+            MasterKey::parse(env.secret(MASTER_KEY)?.expose()).map_err(|problem| ConfigError {
+                var: "HERALD_AUTH_MASTER_KEY".into(),
+                problem: problem.into(),
+            })?;
+        let memory_kib: u32 = env.optional("ARGON2_MEMORY_KIB", argon2::Params::DEFAULT_M_COST)?;
+        let iterations: u32 = env.optional("ARGON2_ITERATIONS", argon2::Params::DEFAULT_T_COST)?;
+        let parallelism: u32 =
+            env.optional("ARGON2_PARALLELISM", argon2::Params::DEFAULT_P_COST)?;
+        let argon2 = argon2_params(memory_kib, iterations, parallelism)?;
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let hash_concurrency: usize = env.optional("HASH_CONCURRENCY", cpus)?;
+        if hash_concurrency == 0 {
+            return Err(ConfigError {
+                var: "HERALD_AUTH_HASH_CONCURRENCY".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
+        Ok(Self {
+            master_key,
+            argon2,
+            hash_concurrency,
+        })
+    }
+}
+
+/// Checks each Argon2id setting on its own so the error names the variable at fault.
+fn argon2_params(
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+) -> Result<argon2::Params, ConfigError> {
+    let invalid = |var: &str, problem: String| ConfigError {
+        var: format!("HERALD_AUTH_{var}"),
+        problem,
+    };
+    if iterations < argon2::Params::MIN_T_COST {
+        return Err(invalid("ARGON2_ITERATIONS", "must be at least 1".into()));
+    }
+    if !(argon2::Params::MIN_P_COST..=argon2::Params::MAX_P_COST).contains(&parallelism) {
+        return Err(invalid(
+            "ARGON2_PARALLELISM",
+            format!("must be between 1 and {}", argon2::Params::MAX_P_COST),
+        ));
+    }
+    let min_memory = (8 * parallelism).max(argon2::Params::MIN_M_COST);
+    if memory_kib < min_memory {
+        return Err(invalid(
+            "ARGON2_MEMORY_KIB",
+            format!("must be at least {min_memory} (8 KiB per lane)"),
+        ));
+    }
+    argon2::Params::new(memory_kib, iterations, parallelism, None).map_err(|error| {
+        invalid(
+            "ARGON2_MEMORY_KIB",
+            format!("not usable by Argon2id: {error}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied()).scoped("auth")
+    }
+
+    #[test]
+    fn defaults_are_owasp_argon2id() {
+        let config = AuthConfig::from_env(&env(&[("HERALD_AUTH_MASTER_KEY", KEY)])).unwrap();
+        assert_eq!(config.argon2.m_cost(), 19456);
+        assert_eq!(config.argon2.t_cost(), 2);
+        assert_eq!(config.argon2.p_cost(), 1);
+        assert!(config.hash_concurrency >= 1);
+    }
+
+    #[test]
+    fn reads_argon2_settings() {
+        let config = AuthConfig::from_env(&env(&[
+            ("HERALD_AUTH_MASTER_KEY", KEY),
+            ("HERALD_AUTH_ARGON2_MEMORY_KIB", "65536"),
+            ("HERALD_AUTH_ARGON2_ITERATIONS", "3"),
+            ("HERALD_AUTH_ARGON2_PARALLELISM", "4"),
+            ("HERALD_AUTH_HASH_CONCURRENCY", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                config.argon2.m_cost(),
+                config.argon2.t_cost(),
+                config.argon2.p_cost()
+            ),
+            (65536, 3, 4)
+        );
+        assert_eq!(config.hash_concurrency, 2);
+    }
+
+    #[test]
+    fn refuses_bad_values_by_name() {
+        let error = AuthConfig::from_env(&env(&[
+            ("HERALD_AUTH_MASTER_KEY", KEY),
+            ("HERALD_AUTH_ARGON2_ITERATIONS", "0"),
+        ]))
+        .unwrap_err();
+        assert!(error.var.contains("ITERATIONS"), "{error}");
+        let error = AuthConfig::from_env(&env(&[
+            ("HERALD_AUTH_MASTER_KEY", KEY),
+            ("HERALD_AUTH_HASH_CONCURRENCY", "0"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.var, "HERALD_AUTH_HASH_CONCURRENCY");
+    }
+
+    #[test]
+    fn reads_the_master_key_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("herald-auth-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("master_key");
+        std::fs::write(&path, format!("{KEY}\n")).unwrap();
+        let config = AuthConfig::from_env(&env(&[(
+            "HERALD_AUTH_MASTER_KEY_FILE",
+            path.to_str().unwrap(),
+        )]));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(config.is_ok());
+    }
+}

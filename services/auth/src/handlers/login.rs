@@ -1,0 +1,101 @@
+//! `rpc.auth.login`: email and password for an access token and a refresh token.
+//!
+//! Every failure is the same `Unauthenticated` "invalid email or password", and an unknown
+//! email costs one Argon2id verification like a known one, so neither the answer nor its
+//! timing tells whether an email is registered.
+
+use super::{Auth, internal, unavailable};
+use crate::domain::{Email, password};
+use crate::repo::{identity, tokens};
+use crate::tokens::{
+    ACCESS_TOKEN_TTL_SECS, REFRESH_TOKEN_TTL, RefreshToken, TOKEN_TYPE, TokenIssuer,
+};
+use chrono::Utc;
+use herald_contracts::rpc::auth::{LoginRequest, TokenResponse};
+use herald_contracts::rpc::{ErrorCode, RpcError};
+use herald_kit::RpcCtx;
+
+pub const INVALID_CREDENTIALS: &str = "invalid email or password";
+
+fn invalid_credentials() -> RpcError {
+    RpcError::new(ErrorCode::Unauthenticated, INVALID_CREDENTIALS)
+}
+
+pub async fn handle(
+    auth: Auth,
+    _ctx: RpcCtx,
+    request: LoginRequest,
+) -> Result<TokenResponse, RpcError> {
+    // An email that does not parse cannot be registered: it takes the unknown-user path.
+    let stored = match Email::parse(&request.email) {
+        Ok(email) => {
+            let mut conn = auth.db.conn().await.map_err(unavailable)?;
+            identity::credentials(&mut conn, &email)
+                .await
+                .map_err(|e| internal("looking up the user", e))?
+        }
+        Err(_) => None,
+    };
+    // Registration refuses longer passwords, so a longer one cannot match; verifying an empty
+    // one instead keeps the cost the same.
+    let too_long = request.password.chars().count() > password::MAX_CHARS;
+    let candidate = if too_long {
+        ""
+    } else {
+        request.password.as_str()
+    };
+    let matched = auth
+        .passwords
+        .verify(candidate, stored.as_ref().map(|(_, hash)| hash.as_str()))
+        .await
+        .map_err(|e| internal("verifying the password", e))?;
+    let user = match stored {
+        Some((user, _)) if matched && !too_long => user,
+        Some((user, _)) => {
+            tracing::info!(user.id = %user, "login refused: wrong password");
+            return Err(invalid_credentials());
+        }
+        None => {
+            tracing::info!("login refused: unknown email");
+            return Err(invalid_credentials());
+        }
+    };
+
+    let mut conn = auth.db.conn().await.map_err(unavailable)?;
+    let Some((tenant, role)) = identity::login_membership(&mut conn, user)
+        .await
+        .map_err(|e| internal("finding the membership", e))?
+    else {
+        tracing::warn!(user.id = %user, "login refused: user has no membership");
+        return Err(RpcError::new(
+            ErrorCode::Forbidden,
+            "this account is not a member of any tenant",
+        ));
+    };
+    let now = Utc::now();
+    let claims = TokenIssuer::claims(user, tenant, role, now);
+    let access_token = auth
+        .tokens
+        .sign(&claims)
+        .map_err(|e| internal("signing the access token", e))?;
+    let refresh = RefreshToken::generate();
+    tokens::insert_refresh_token(
+        &mut conn,
+        tenant,
+        tokens::NewRefreshToken {
+            user,
+            family: uuid::Uuid::now_v7(),
+            token_hash: &refresh.hash,
+            expires_at: now + REFRESH_TOKEN_TTL,
+        },
+    )
+    .await
+    .map_err(|e| internal("storing the refresh token", e))?;
+    tracing::info!(user.id = %user, tenant.id = %tenant, token.jti = %claims.jti, "logged in");
+    Ok(TokenResponse {
+        access_token,
+        token_type: TOKEN_TYPE.to_owned(),
+        expires_in: ACCESS_TOKEN_TTL_SECS,
+        refresh_token: refresh.token,
+    })
+}

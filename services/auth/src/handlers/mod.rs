@@ -1,0 +1,32 @@
+//! One module per request; `Auth` is what every handler shares.
+
+pub mod login;
+pub mod register;
+
+use crate::passwords::Passwords;
+use crate::tokens::TokenIssuer;
+use herald_contracts::rpc::{ErrorCode, RpcError};
+use herald_kit::db::Db;
+use herald_kit::outbox::OutboxWaker;
+use std::fmt::Display;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Auth {
+    pub db: Db,
+    pub outbox: OutboxWaker,
+    pub passwords: Arc<Passwords>,
+    pub tokens: Arc<TokenIssuer>,
+}
+
+/// An internal failure: the kit logs `context: cause` once and the caller sees only
+/// "internal error". Causes here are database and library errors, which carry no secrets.
+fn internal(context: &str, cause: impl Display) -> RpcError {
+    RpcError::new(ErrorCode::Internal, format!("{context}: {cause}"))
+}
+
+/// No connection in time: the client may retry.
+fn unavailable(cause: impl Display) -> RpcError {
+    tracing::warn!(error = %cause, "database unavailable");
+    RpcError::unavailable()
+}

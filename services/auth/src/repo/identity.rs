@@ -1,0 +1,115 @@
+//! Tenants, users and memberships.
+
+use super::{memberships, tenants, users};
+use crate::domain::{Email, TenantName};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use herald_contracts::rpc::Role;
+use herald_contracts::{TenantId, UserId};
+
+/// The unique index on `lower(email)`; its violation means "email already registered".
+pub const EMAIL_UNIQUE: &str = "users_email_unique";
+
+/// Whether `error` is a second user with the same email.
+pub fn is_duplicate_email(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(EMAIL_UNIQUE)
+    )
+}
+
+pub async fn insert_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    name: &TenantName,
+) -> QueryResult<usize> {
+    diesel::insert_into(tenants::table)
+        .values((
+            tenants::id.eq(tenant.as_uuid()),
+            tenants::name.eq(name.as_str()),
+        ))
+        .execute(conn)
+        .await
+}
+
+pub async fn insert_user(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    email: &Email,
+    password_hash: &str,
+) -> QueryResult<usize> {
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(user.as_uuid()),
+            users::email.eq(email.as_str()),
+            users::password_hash.eq(password_hash),
+        ))
+        .execute(conn)
+        .await
+}
+
+pub async fn insert_membership(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    user: UserId,
+    role: Role,
+) -> QueryResult<usize> {
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::tenant_id.eq(tenant.as_uuid()),
+            memberships::user_id.eq(user.as_uuid()),
+            memberships::role.eq(role.as_str()),
+        ))
+        .execute(conn)
+        .await
+}
+
+pub async fn email_registered(conn: &mut AsyncPgConnection, email: &Email) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::email.eq(email.as_str())),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// The user with `email` and their password hash, if there is one.
+pub async fn credentials(
+    conn: &mut AsyncPgConnection,
+    email: &Email,
+) -> QueryResult<Option<(UserId, String)>> {
+    let row: Option<(uuid::Uuid, String)> = users::table
+        .filter(users::email.eq(email.as_str()))
+        .select((users::id, users::password_hash))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.map(|(id, hash)| (UserId::from_uuid(id), hash)))
+}
+
+/// The membership a login lands in: the tenant the user owns, otherwise the one they
+/// joined first (ties broken by tenant id so the choice is stable). Choosing a tenant at
+/// login (or switching later) is future work; until then this rule is the contract.
+pub async fn login_membership(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+) -> QueryResult<Option<(TenantId, Role)>> {
+    let row: Option<(uuid::Uuid, String)> = memberships::table
+        .filter(memberships::user_id.eq(user.as_uuid()))
+        .select((memberships::tenant_id, memberships::role))
+        .order((
+            diesel::dsl::sql::<diesel::sql_types::Bool>("role <> 'owner'"),
+            memberships::created_at,
+            memberships::tenant_id,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(|(tenant, role)| {
+        Role::parse(&role)
+            .map(|role| (TenantId::from_uuid(tenant), role))
+            .ok_or_else(|| Error::DeserializationError(format!("unknown role {role:?}").into()))
+    })
+    .transpose()
+}

@@ -1,0 +1,9 @@
+//! auth against a real nats-server and Postgres: each test has its own nats-server (the
+//! endpoints, the IDENTITY stream and the `auth-keys` bucket have fixed names) and its own
+//! database.
+
+mod config;
+mod helpers;
+mod login;
+mod register;
+mod signing_keys;
