@@ -1,0 +1,99 @@
+//! The whole fleet in this process, each service built exactly as its binary builds it.
+
+use base64::Engine;
+use herald_testkit::{NatsServer, Running, Template, TestDb, postgres, service_env};
+use std::net::SocketAddr;
+
+pub static FLEET_TEMPLATE: Template = Template {
+    name: "fleet",
+    migrate: |url| {
+        Box::pin(async move {
+            use herald_kit::db::migrate;
+            migrate(&url, herald_auth::SCHEMA, herald_auth::MIGRATIONS).await?;
+            migrate(&url, herald_publisher::SCHEMA, herald_publisher::MIGRATIONS).await?;
+            migrate(&url, herald_renderer::SCHEMA, herald_renderer::MIGRATIONS).await?;
+            migrate(&url, herald_insights::SCHEMA, herald_insights::MIGRATIONS).await?;
+            migrate(&url, herald_billing::SCHEMA, herald_billing::MIGRATIONS).await?;
+            migrate(&url, herald_notifier::SCHEMA, herald_notifier::MIGRATIONS).await?;
+            Ok(())
+        })
+    },
+};
+
+pub struct Fleet {
+    /// Kept alive for the fleet's lifetime (dropping them stops the server / drops the database).
+    _nats: NatsServer,
+    _db: TestDb,
+    pub sandbox: herald_sandbox::SandboxHandle,
+    pub dir: tempfile::TempDir,
+    pub gateway: SocketAddr,
+    services: Vec<Running>,
+}
+
+impl Fleet {
+    pub async fn start() -> anyhow::Result<Self> {
+        let nats = NatsServer::start()?;
+        let db = postgres().await?.fresh_db(&FLEET_TEMPLATE).await?;
+        let sandbox = herald_sandbox::start(std::net::TcpListener::bind("127.0.0.1:0")?).await?;
+        let dir = tempfile::tempdir()?;
+        let master_key = base64::engine::general_purpose::STANDARD.encode(rand_bytes());
+        let mailbox = dir.path().join("mailbox.mbox").display().to_string();
+        let objects = dir.path().join("objects").display().to_string();
+        let env = service_env(
+            &nats.url(),
+            Some(db.url()),
+            &[
+                ("HERALD_AUTH_MASTER_KEY", &master_key),
+                // Fast hashing keeps the test quick; production parameters are the defaults.
+                ("HERALD_AUTH_ARGON2_MEMORY_KIB", "1024"),
+                ("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS", "true"),
+                ("HERALD_NOTIFIER_MAILBOX", &mailbox),
+                ("HERALD_NOTIFIER_MAIL_SWEEP_SECS", "1"),
+                ("HERALD_RENDERER_STORAGE_DIR", &objects),
+                ("HERALD_GATEWAY_HTTP_ADDR", "127.0.0.1:0"),
+            ],
+        );
+        let mut services = vec![
+            Running::spawn(herald_auth::start(env.clone()).await?),
+            Running::spawn(herald_publisher::start(env.clone()).await?),
+            Running::spawn(herald_renderer::start(env.clone()).await?),
+            Running::spawn(herald_insights::start(env.clone()).await?),
+            Running::spawn(herald_billing::start(env.clone()).await?),
+            Running::spawn(herald_notifier::start(env.clone()).await?),
+        ];
+        let gateway = herald_gateway::start_with_addr(env).await?;
+        let gateway_addr = gateway.http_addr;
+        services.push(Running::spawn(gateway.app));
+        Ok(Self {
+            nats,
+            db,
+            sandbox,
+            dir,
+            gateway: gateway_addr,
+            services,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway)
+    }
+
+    pub fn mailbox(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mailbox.mbox")).unwrap_or_default()
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        for service in self.services.drain(..).rev() {
+            service.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = rand::random::<u8>() ^ (i as u8);
+    }
+    bytes
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: all seven services running against one nats-server and one database,
+//! driven only through the gateway's public HTTP API, with the sandbox standing in for
+//! Mastodon.
+
+mod fleet;
+mod flow;
