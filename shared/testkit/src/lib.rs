@@ -25,5 +25,5 @@ pub use database::{Postgres, Template, TestDb, postgres};
 pub use nats::{NatsServer, Version, find_nats_server, nats_server_version, shared_nats};
 pub use postgres::PgCluster;
 pub use process::free_port;
-pub use procs::{ServiceProcess, check_readiness_follows_nats};
+pub use procs::{ServiceProcess, check_readiness_follows_nats, check_sigterm_mid_work};
 pub use service::{Running, identity, service_env, wait_for};

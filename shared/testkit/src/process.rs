@@ -28,6 +28,9 @@ pub(crate) fn spawn(mut cmd: Command, death_signal: libc::c_int) -> Result<Child
     static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
     let program = cmd.get_program().to_string_lossy().into_owned();
     sys::set_parent_death_signal(&mut cmd, death_signal);
+    // A process group of its own: a terminal's Ctrl-C reaches the parent only, which stops
+    // the services before their nats-server and Postgres (the death signal still cleans up).
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let sender = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
         // The sender lives in a static, so this loop (and thread) lasts until process exit.

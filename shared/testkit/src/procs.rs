@@ -139,3 +139,47 @@ pub async fn check_readiness_follows_nats(
     );
     Ok(())
 }
+
+/// SIGTERM in the middle of work: `submit` hands the service work, `started` says some of it is
+/// under way, `finished` says all of it is done exactly once. The first process gets SIGTERM
+/// while working and must exit 0; a second process finishes; `finished` must then hold.
+pub async fn check_sigterm_mid_work<S, SF, P, PF, F, FF>(
+    binary: &Path,
+    env: &[(String, String)],
+    submit: S,
+    started: P,
+    finished: F,
+) -> anyhow::Result<()>
+where
+    S: FnOnce() -> SF,
+    SF: std::future::Future<Output = anyhow::Result<()>>,
+    P: FnMut() -> PF,
+    PF: std::future::Future<Output = Option<()>>,
+    F: FnMut() -> FF,
+    FF: std::future::Future<Output = Option<()>>,
+{
+    let mut first = ServiceProcess::spawn(binary, env)?;
+    crate::wait_for("ready", Duration::from_secs(60), || async {
+        (first.ops_status("/readyz").await == Some(200)).then_some(())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}; log:\n{}", first.log_tail()))?;
+    submit().await?;
+    crate::wait_for("work under way", Duration::from_secs(60), started).await?;
+    first.signal("TERM")?;
+    let status = first.wait(Duration::from_secs(30)).await?;
+    anyhow::ensure!(
+        status.success(),
+        "exit after SIGTERM mid-work: {status}; log:\n{}",
+        first.log_tail()
+    );
+    let second = ServiceProcess::spawn(binary, env)?;
+    crate::wait_for(
+        "all work done exactly once",
+        Duration::from_secs(90),
+        finished,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}; log:\n{}", second.log_tail()))?;
+    Ok(())
+}

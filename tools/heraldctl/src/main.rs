@@ -1,1 +1,53 @@
-fn main() {}
+//! heraldctl: the operator's tool. `up` runs the whole fleet locally, `migrate` runs every
+//! service's migrations as a one-off (the Kubernetes Job), `schemas` writes or checks the
+//! contracts' JSON Schemas.
+
+mod migrate;
+mod schemas;
+mod up;
+mod workspace;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "heraldctl", version, about = "Operate Herald")]
+struct Cli {
+    /// Repository root [default: the nearest directory upwards whose Cargo.toml has
+    /// `[workspace]`, else the current directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the contracts' JSON Schemas into <repo>/schemas/
+    Schemas {
+        /// Write nothing: print the files that differ from the code and exit 1 if any do
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run every service's migrations against HERALD_DATABASE_URL (or DATABASE_URL)
+    Migrate,
+    /// Run the whole fleet locally on embedded defaults until Ctrl-C
+    Up(up::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace::root(cli.dir);
+    let result = match cli.command {
+        Command::Schemas { check } => schemas::run(&root, check),
+        Command::Migrate => migrate::run().await,
+        Command::Up(args) => up::run(root, args).await,
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("heraldctl: {error:#}");
+        ExitCode::FAILURE
+    })
+}

@@ -177,6 +177,7 @@ impl<M: Message> Runner<M> {
     ) -> &'static str {
         match outcome {
             Outcome::Done | Outcome::Duplicate => {
+                crate::failpoint::hit("consumer.before_ack", &delivery.subject);
                 if let Err(error) = message.double_ack().await {
                     // The effects are committed and the inbox makes a redelivery harmless.
                     tracing::warn!(error = %error, "ack not confirmed; a redelivery will be deduplicated");
