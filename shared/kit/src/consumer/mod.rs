@@ -82,11 +82,11 @@ impl<M: Message> Runner<M> {
                         Ok(permit) => permit,
                         Err(_) => return,
                     },
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => return release_buffered(&mut messages, this.spec.concurrency * 4).await,
                 };
                 let next = tokio::select! {
                     next = messages.next() => next,
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => return release_buffered(&mut messages, this.spec.concurrency * 4).await,
                 };
                 match next {
                     None => break,
@@ -251,6 +251,28 @@ async fn run_in_transaction<M: Message>(
             Outcome::Done
         }
         Err(error) => Outcome::Failed(error),
+    }
+}
+
+/// Hands back messages already pulled but not started, so another replica gets them now
+/// instead of after `ack_wait` (a rolling deploy does not stall the stream).
+/// The stream pre-fetches up to about two batches; the short delay keeps them from coming straight back here
+/// before this process unsubscribes.
+async fn release_buffered(messages: &mut pull::Stream, batch: usize) {
+    let mut released = 0u64;
+    for _ in 0..batch {
+        let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_millis(20), messages.next()).await
+        else {
+            break;
+        };
+        let _ = message
+            .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+            .await;
+        released += 1;
+    }
+    if released > 0 {
+        tracing::info!(released, "handed back messages not started before shutdown");
     }
 }
 

@@ -1,0 +1,116 @@
+//! The inbox, not the duplicate window, makes a second delivery harmless.
+
+use crate::World;
+use herald_contracts::rpc::Role;
+use herald_contracts::rpc::billing::{GetUsage, GetUsageRequest, UsageItem};
+use herald_testkit::{Running, identity, service_env, wait_for};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_republish_outside_the_duplicate_window_is_metered_once() -> anyhow::Result<()> {
+    let world = World::new().await?;
+    let env = service_env(
+        &world.nats.url(),
+        Some(world.db.url()),
+        &[("HERALD_DUPLICATE_WINDOW_SECS", "1")],
+    );
+    let service = Running::spawn(herald_billing::start(env).await?);
+    let event = world.published(3);
+    let first = world.publish(&event, &event.id).await?;
+    assert!(!first.duplicate);
+    wait_for("usage recorded", Duration::from_secs(20), || async {
+        (world.usage_total().await.ok()? == 3).then_some(())
+    })
+    .await?;
+
+    // Inside the window the stream itself drops the copy.
+    assert!(world.publish(&event, &event.id).await?.duplicate);
+    // Past the window the stream takes it, and the consumer receives it again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = world.publish(&event, &event.id).await?;
+    assert!(
+        !again.duplicate,
+        "the window has expired, so the stream stores the copy"
+    );
+    let consumer_done = || async {
+        let js = herald_kit::async_nats::jetstream::new(world.client.clone());
+        let stream = js.get_stream("POSTS").await.ok()?;
+        let info = stream.consumer_info("billing-usage").await.ok()?;
+        (info.ack_floor.stream_sequence >= again.sequence).then_some(())
+    };
+    wait_for(
+        "second copy handled",
+        Duration::from_secs(20),
+        consumer_done,
+    )
+    .await?;
+    assert_eq!(world.ledger_rows().await?, 1, "one ledger row");
+    assert_eq!(world.usage_total().await?, 3);
+
+    let usage = herald_kit::rpc::call::<GetUsage>(
+        &world.client,
+        "t",
+        Some(identity(world.tenant, Role::Admin)),
+        GetUsageRequest {},
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert_eq!(
+        usage.items,
+        vec![UsageItem {
+            metric: "published_targets".into(),
+            quantity: 3
+        }]
+    );
+    let other = herald_kit::rpc::call::<GetUsage>(
+        &world.client,
+        "t",
+        Some(identity(herald_contracts::TenantId::new(), Role::Admin)),
+        GetUsageRequest {},
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert!(other.items.is_empty(), "another tenant sees none of it");
+    service.stop().await
+}
+
+#[tokio::test]
+async fn an_invalid_event_is_dead_lettered_and_metering_goes_on() -> anyhow::Result<()> {
+    let world = World::new().await?;
+    let service = Running::spawn(
+        herald_billing::start(service_env(&world.nats.url(), Some(world.db.url()), &[])).await?,
+    );
+    let mut broken = serde_json::to_value(world.published(1))?;
+    broken["data"]["targets"] = serde_json::json!("not a list");
+    let js = herald_kit::async_nats::jetstream::new(world.client.clone());
+    js.publish(
+        format!("posts.published.{}.x", world.tenant),
+        serde_json::to_vec(&broken)?.into(),
+    )
+    .await?
+    .await?;
+    let good = world.published(2);
+    world.publish(&good, &good.id).await?;
+    wait_for("good event metered", Duration::from_secs(20), || async {
+        (world.usage_total().await.ok()? == 2).then_some(())
+    })
+    .await?;
+    let dead = wait_for("dead letter", Duration::from_secs(20), || async {
+        let stream = js.get_stream("DLQ").await.ok()?;
+        stream
+            .get_last_raw_message_by_subject("dlq.POSTS.billing-usage")
+            .await
+            .ok()
+    })
+    .await?;
+    let reason = dead
+        .headers
+        .get("Herald-Dlq-Reason")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("/data/targets"),
+        "the reason names the bad field: {reason}"
+    );
+    service.stop().await
+}
