@@ -18,7 +18,7 @@ done
 sleep "$settle"
 printf '%-12s %10s\n' service rss_kib
 for svc in gateway auth publisher renderer insights billing notifier; do
-  pid=$(pgrep -x "herald-$svc" | head -1 || true)
+  pid=$(pgrep -f "/herald-${svc}$" | head -1 || true)
   if [ -z "$pid" ]; then printf '%-12s %10s\n' "$svc" "not running"; continue; fi
   rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
   printf '%-12s %10s\n' "$svc" "$rss"

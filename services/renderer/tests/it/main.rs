@@ -188,3 +188,53 @@ async fn readiness_follows_nats_and_sigterm_exits_cleanly() -> anyhow::Result<()
     )
     .await
 }
+
+#[tokio::test]
+async fn sigterm_mid_work_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    use diesel::prelude::*;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    async fn count(url: &str, sql: &str) -> Option<i64> {
+        let mut conn = AsyncPgConnection::establish(url).await.ok()?;
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut conn)
+            .await
+            .ok()
+            .map(|c| c.n)
+    }
+    const RENDERS: i64 = 24;
+    let world = World::new().await?;
+    let completed = "SELECT count(*) AS n FROM renderer.renders WHERE status = 'completed'";
+    herald_testkit::check_sigterm_mid_work(
+        std::path::Path::new(env!("CARGO_BIN_EXE_herald-renderer")),
+        &world.pairs(),
+        || async {
+            for n in 0..RENDERS {
+                let mut big = design(&format!("Render number {n}"));
+                (big.width, big.height) = (1600, 1200);
+                world.request(big).await?;
+            }
+            Ok(())
+        },
+        || async { (count(world.db.url(), completed).await? > 0).then_some(()) },
+        || async { (count(world.db.url(), completed).await? >= RENDERS).then_some(()) },
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        count(world.db.url(), "SELECT count(*) AS n FROM renderer.renders").await,
+        Some(RENDERS)
+    );
+    assert_eq!(count(world.db.url(), completed).await, Some(RENDERS));
+    assert_eq!(count(world.db.url(), "SELECT count(*) AS n FROM renderer.kit_outbox WHERE message_id LIKE 'render.completed:%'").await, Some(RENDERS), "one render.completed per job");
+    assert_eq!(
+        std::fs::read_dir(world.storage.path().join("renders"))?.count() as i64,
+        RENDERS,
+        "one object per design"
+    );
+    Ok(())
+}

@@ -65,8 +65,8 @@ impl Fleet {
         let gateway_addr = gateway.http_addr;
         services.push(Running::spawn(gateway.app));
         Ok(Self {
-            nats,
-            db,
+            _nats: nats,
+            _db: db,
             sandbox,
             dir,
             gateway: gateway_addr,
