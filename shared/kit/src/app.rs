@@ -170,6 +170,7 @@ impl App {
         KitError,
     > {
         spec.concurrency = spec.concurrency.min(self.config.consumer_concurrency);
+        spec.ack_wait = self.config.ack_wait;
         let consumer = retry("consumer", || ensure_consumer(&self.js, spec)).await?;
         if let Ok(mut list) = self.ops.consumers.lock() {
             list.push((spec.stream, spec.durable.clone()));

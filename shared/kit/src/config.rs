@@ -205,6 +205,8 @@ pub struct CommonConfig {
     pub stream_replicas: usize,
     pub outbox_sweep: Duration,
     pub rpc_timeout: Duration,
+    /// Consumers' ack wait: how soon a message held by a crashed process is redelivered.
+    pub ack_wait: Duration,
 }
 
 impl CommonConfig {
@@ -259,6 +261,7 @@ impl CommonConfig {
             outbox_sweep: env
                 .optional_duration_secs("OUTBOX_SWEEP_SECS", Duration::from_secs(5))?,
             rpc_timeout: env.optional_duration_secs("RPC_TIMEOUT_SECS", Duration::from_secs(10))?,
+            ack_wait: env.optional_duration_secs("ACK_WAIT_SECS", Duration::from_secs(30))?,
         })
     }
 }

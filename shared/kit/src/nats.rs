@@ -94,6 +94,8 @@ pub struct ConsumerSpec {
     pub max_ack_pending: i64,
     /// Handlers running at once in this process.
     pub concurrency: usize,
+    /// How long the server waits for an ack (or progress) before redelivering.
+    pub ack_wait: Duration,
 }
 
 impl ConsumerSpec {
@@ -113,12 +115,8 @@ impl ConsumerSpec {
                 .collect(),
             max_ack_pending: 1000,
             concurrency: 64,
+            ack_wait: Duration::from_secs(30),
         }
-    }
-
-    /// How long the server waits for an ack of the first delivery.
-    pub fn ack_wait(&self) -> Duration {
-        Duration::from_secs(30)
     }
 
     /// The delay before redelivery number `delivered + 1`.
@@ -135,7 +133,7 @@ impl ConsumerSpec {
         pull::Config {
             durable_name: Some(self.durable.clone()),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
-            ack_wait: self.ack_wait(),
+            ack_wait: self.ack_wait,
             max_deliver: self.max_deliver.max(self.backoff.len() as i64 + 1),
             filter_subjects: self.filter_subjects.clone(),
             max_ack_pending: self.max_ack_pending,

@@ -15,6 +15,7 @@
 //! ```
 
 mod database;
+mod jetstream;
 mod nats;
 mod postgres;
 mod process;
@@ -22,6 +23,7 @@ mod procs;
 mod service;
 
 pub use database::{Postgres, Template, TestDb, postgres};
+pub use jetstream::{consumer_caught_up, publish_envelope, read_stream};
 pub use nats::{NatsServer, Version, find_nats_server, nats_server_version, shared_nats};
 pub use postgres::PgCluster;
 pub use process::free_port;

@@ -33,10 +33,9 @@ async fn a_republish_outside_the_duplicate_window_is_metered_once() -> anyhow::R
         "the window has expired, so the stream stores the copy"
     );
     let consumer_done = || async {
-        let js = herald_kit::async_nats::jetstream::new(world.client.clone());
-        let stream = js.get_stream("POSTS").await.ok()?;
-        let info = stream.consumer_info("billing-usage").await.ok()?;
-        (info.ack_floor.stream_sequence >= again.sequence).then_some(())
+        herald_testkit::consumer_caught_up(&world.client, "POSTS", "billing-usage", again.sequence)
+            .await
+            .then_some(())
     };
     wait_for(
         "second copy handled",

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use herald_contracts::messages::{Platform, PostPublished, PublishedTarget};
 use herald_contracts::{AccountId, Envelope, PostId, TenantId};
-use herald_kit::async_nats::{self, HeaderMap, jetstream};
+use herald_kit::async_nats::{self, jetstream::publish::PublishAck};
 use herald_testkit::{NatsServer, Template, TestDb, postgres};
 
 pub static TEMPLATE: Template = Template {
@@ -69,24 +69,14 @@ impl World {
         )
     }
 
-    /// Publishes to the POSTS stream as the publisher's relay does; `msg_id` may differ from
-    /// the envelope id to act as a re-publish the stream cannot recognise.
+    /// Publishes as the publisher's relay does; `msg_id` may differ from the envelope id to
+    /// act as a re-publish the stream cannot recognise.
     pub async fn publish(
         &self,
         envelope: &Envelope<PostPublished>,
         msg_id: &str,
-    ) -> anyhow::Result<jetstream::publish::PublishAck> {
-        let js = jetstream::new(self.client.clone());
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", msg_id);
-        Ok(js
-            .publish_with_headers(
-                envelope.subject(),
-                headers,
-                serde_json::to_vec(envelope)?.into(),
-            )
-            .await?
-            .await?)
+    ) -> anyhow::Result<PublishAck> {
+        herald_testkit::publish_envelope(&self.client, envelope, msg_id).await
     }
 
     pub async fn ledger_rows(&self) -> anyhow::Result<i64> {

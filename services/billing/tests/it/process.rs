@@ -14,6 +14,8 @@ const BINARY: &str = env!("CARGO_BIN_EXE_herald-billing");
 async fn a_redelivery_after_a_crash_before_the_ack_has_no_effect() -> anyhow::Result<()> {
     let world = World::new().await?;
     let mut env = world.pairs();
+    // A crashed process cannot hand its message back: the server redelivers after ack_wait.
+    env.push(("HERALD_ACK_WAIT_SECS".into(), "2".into()));
     env.push((
         "HERALD_FAILPOINTS".into(),
         "consumer.before_ack=abort@posts.published".into(),

@@ -8,7 +8,7 @@ use herald_contracts::TenantId;
 use herald_contracts::messages::Platform;
 use herald_contracts::rpc::publisher::{AccountView, ConnectAccount, ConnectAccountRequest};
 use herald_contracts::rpc::{Identity, Role};
-use herald_kit::async_nats::jetstream;
+
 use herald_testkit::{NatsServer, Template, TestDb, identity, postgres};
 use std::time::Duration;
 
@@ -89,39 +89,12 @@ impl World {
     }
 
     /// Every message on `filter` in the POSTS stream, read with an ephemeral consumer.
-    pub async fn stream_messages(&self, filter: &str) -> anyhow::Result<Vec<jetstream::Message>> {
+    pub async fn stream_messages(
+        &self,
+        filter: &str,
+    ) -> anyhow::Result<Vec<herald_kit::async_nats::jetstream::Message>> {
         read_stream(&self.client, "POSTS", filter).await
     }
 }
 
-pub async fn read_stream(
-    client: &herald_kit::async_nats::Client,
-    stream: &str,
-    filter: &str,
-) -> anyhow::Result<Vec<jetstream::Message>> {
-    use herald_kit::futures::StreamExt;
-    let js = jetstream::new(client.clone());
-    let stream = js.get_stream(stream).await?;
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::Config {
-            filter_subject: filter.to_owned(),
-            ack_policy: jetstream::consumer::AckPolicy::None,
-            ..Default::default()
-        })
-        .await?;
-    let pending = consumer.cached_info().num_pending as usize;
-    let mut messages = Vec::new();
-    if pending == 0 {
-        return Ok(messages);
-    }
-    let mut batch = consumer
-        .fetch()
-        .max_messages(pending)
-        .expires(Duration::from_secs(2))
-        .messages()
-        .await?;
-    while let Some(message) = batch.next().await {
-        messages.push(message.map_err(|e| anyhow::anyhow!(e))?);
-    }
-    Ok(messages)
-}
+pub use herald_testkit::read_stream;

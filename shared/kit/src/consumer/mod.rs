@@ -131,10 +131,7 @@ impl<M: Message> Runner<M> {
             correlation_id = tracing::field::Empty,
         );
         let message = Arc::new(message);
-        let heartbeat = tokio::spawn(progress_heartbeats(
-            message.clone(),
-            self.spec.ack_wait() / 3,
-        ));
+        let heartbeat = tokio::spawn(progress_heartbeats(message.clone(), self.spec.ack_wait / 3));
         let outcome = trace
             .scope(self.handle(&message, &delivery).instrument(span.clone()))
             .await;
