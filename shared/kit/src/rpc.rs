@@ -99,11 +99,17 @@ pub async fn serve<R: Rpc, H: RpcHandler<R>>(
                 request = endpoint.next() => request,
                 _ = stop.cancelled() => break,
             };
-            let Some(request) = request else { break };
-            let handler = handler.clone();
-            tracker.spawn(answer::<R, H>(request, handler, deadline));
+            let Some(request) = request else { return };
+            tracker.spawn(answer::<R, H>(request, handler.clone(), deadline));
         }
+        // Unsubscribe first, so new requests go to other replicas; then answer what was
+        // already delivered here (the stream ends once the unsubscribe is through).
         let _ = endpoint.stop().await;
+        while let Ok(Some(request)) =
+            tokio::time::timeout(Duration::from_secs(2), endpoint.next()).await
+        {
+            tracker.spawn(answer::<R, H>(request, handler.clone(), deadline));
+        }
     });
     Ok(())
 }

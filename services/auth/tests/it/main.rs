@@ -5,5 +5,6 @@
 mod config;
 mod helpers;
 mod login;
+mod process;
 mod register;
 mod signing_keys;

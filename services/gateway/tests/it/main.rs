@@ -9,4 +9,5 @@ mod support;
 mod errors;
 mod lifecycle;
 mod policy;
+mod process;
 mod tokens;

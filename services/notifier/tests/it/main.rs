@@ -6,4 +6,5 @@
 
 mod delivery;
 mod post_published;
+mod process;
 mod support;

@@ -26,6 +26,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+/// How long one pull waits for messages; bounds how long a stopping consumer waits for the
+/// end of its last fetch.
+const PULL_EXPIRES: Duration = Duration::from_secs(3);
+
 diesel::table! {
     kit_inbox (consumer, message_id) {
         consumer -> Text,
@@ -55,53 +59,77 @@ pub(crate) struct Runner<M: Message> {
 
 impl<M: Message> Runner<M> {
     /// Pulls until `stop` is cancelled; handlers already running are tracked by `tracker`.
+    ///
+    /// Each pull is an explicit fetch of as many messages as there are free handler slots,
+    /// and every message a fetch delivers is read to the end of that fetch, even after `stop`:
+    /// those not started are handed back at once, so nothing delivered to a stopping process
+    /// waits out `ack_wait` (a pre-fetching stream could not promise that).
     pub async fn run(self, stop: CancellationToken, tracker: TaskTracker) {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.spec.concurrency));
         while !stop.is_cancelled() {
-            let stream = this
+            let first = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                _ = stop.cancelled() => return,
+            };
+            let wanted = permits.available_permits() + 1;
+            let fetched = this
                 .consumer
-                .stream()
-                .max_messages_per_batch(this.spec.concurrency)
-                .heartbeat(Duration::from_secs(5))
+                .fetch()
+                .max_messages(wanted)
+                .expires(PULL_EXPIRES)
                 .messages()
                 .await;
-            let mut messages = match stream {
-                Ok(messages) => messages,
+            let mut batch = match fetched {
+                Ok(batch) => batch,
                 Err(error) => {
+                    drop(first);
                     tracing::warn!(consumer = %this.spec.durable, error = %error, "cannot pull; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        _ = stop.cancelled() => break,
+                        _ = stop.cancelled() => return,
                     }
                 }
             };
-            loop {
-                let permit = tokio::select! {
-                    permit = permits.clone().acquire_owned() => match permit {
+            let mut held = Some(first);
+            let mut handed_back = 0u64;
+            while let Some(next) = batch.next().await {
+                let message = match next {
+                    Ok(message) => message,
+                    Err(error) => {
+                        tracing::debug!(consumer = %this.spec.durable, error = %error, "pull interrupted");
+                        break;
+                    }
+                };
+                if stop.is_cancelled() {
+                    // The short delay keeps it from coming straight back to this process.
+                    let _ = message
+                        .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                        .await;
+                    handed_back += 1;
+                    continue;
+                }
+                let permit = match held.take() {
+                    Some(permit) => permit,
+                    None => match permits.clone().acquire_owned().await {
                         Ok(permit) => permit,
                         Err(_) => return,
                     },
-                    _ = stop.cancelled() => return release_buffered(&mut messages, this.spec.concurrency * 4).await,
                 };
-                let next = tokio::select! {
-                    next = messages.next() => next,
-                    _ = stop.cancelled() => return release_buffered(&mut messages, this.spec.concurrency * 4).await,
-                };
-                match next {
-                    None => break,
-                    Some(Err(error)) => {
-                        tracing::debug!(consumer = %this.spec.durable, error = %error, "pull interrupted");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    Some(Ok(message)) => {
-                        let this = this.clone();
-                        tracker.spawn(async move {
-                            this.process(message).await;
-                            drop(permit);
-                        });
-                    }
-                }
+                let this = this.clone();
+                tracker.spawn(async move {
+                    this.process(message).await;
+                    drop(permit);
+                });
+            }
+            if handed_back > 0 {
+                tracing::info!(
+                    handed_back,
+                    "handed back messages not started before shutdown"
+                );
             }
         }
     }
@@ -248,28 +276,6 @@ async fn run_in_transaction<M: Message>(
             Outcome::Done
         }
         Err(error) => Outcome::Failed(error),
-    }
-}
-
-/// Hands back messages already pulled but not started, so another replica gets them now
-/// instead of after `ack_wait` (a rolling deploy does not stall the stream).
-/// The stream pre-fetches up to about two batches; the short delay keeps them from coming straight back here
-/// before this process unsubscribes.
-async fn release_buffered(messages: &mut pull::Stream, batch: usize) {
-    let mut released = 0u64;
-    for _ in 0..batch {
-        let Ok(Some(Ok(message))) =
-            tokio::time::timeout(Duration::from_millis(20), messages.next()).await
-        else {
-            break;
-        };
-        let _ = message
-            .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-            .await;
-        released += 1;
-    }
-    if released > 0 {
-        tracing::info!(released, "handed back messages not started before shutdown");
     }
 }
 
