@@ -109,7 +109,9 @@ async fn a_post_whose_every_target_is_gone_is_dead_lettered_without_samples() ->
     let post_id = post.data.post_id;
     insights.publish(&post, &post.id).await?;
 
-    let dlq = insights.js.get_stream(DLQ).await?;
+    let dlq = herald_kit::async_nats::jetstream::new(insights.client.clone())
+        .get_stream(DLQ)
+        .await?;
     let subject = dlq_subject(INSIGHTS, "insights-collect");
     eventually("the dead letter", || async {
         Ok(dlq.get_last_raw_message_by_subject(&subject).await.is_ok())

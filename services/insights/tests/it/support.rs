@@ -2,10 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use herald_contracts::rpc::{Identity, Role};
-use herald_contracts::streams::headers;
 use herald_contracts::{Envelope, Message, TenantId, UserId};
 use herald_insights::{MIGRATIONS, SCHEMA};
-use herald_kit::async_nats::{self, HeaderMap, jetstream};
+use herald_kit::async_nats;
 use herald_kit::db::Db;
 use herald_kit::{App, Env};
 use herald_sandbox::SandboxHandle;
@@ -26,7 +25,6 @@ pub static TEMPLATE: Template = Template {
 };
 
 pub struct Running {
-    pub js: jetstream::Context,
     pub client: async_nats::Client,
     pub db: Db,
     pub sandbox: SandboxHandle,
@@ -54,10 +52,8 @@ pub async fn spawn_insights() -> Result<Running> {
     let app: App = herald_insights::start(env).await?;
     let shutdown = app.shutdown_token();
     let client = app.nats.clone();
-    let js = app.js.clone();
     let task = tokio::spawn(app.run());
     Ok(Running {
-        js,
         client,
         db,
         sandbox,
@@ -109,22 +105,7 @@ impl Running {
 
     /// Publishes `envelope` on its subject with the given `Nats-Msg-Id`; returns its sequence.
     pub async fn publish<M: Message>(&self, envelope: &Envelope<M>, msg_id: &str) -> Result<u64> {
-        let mut map = HeaderMap::new();
-        map.insert(headers::MSG_ID, msg_id);
-        map.insert(headers::TENANT, envelope.tenant_id.to_string().as_str());
-        map.insert(
-            headers::TYPE,
-            format!("{}.v{}", M::TYPE, M::VERSION).as_str(),
-        );
-        let ack = self
-            .js
-            .publish_with_headers(
-                envelope.subject(),
-                map,
-                serde_json::to_vec(envelope)?.into(),
-            )
-            .await?
-            .await?;
+        let ack = herald_testkit::publish_envelope(&self.client, envelope, msg_id).await?;
         if ack.duplicate {
             bail!("{msg_id} was taken for a duplicate");
         }
@@ -133,11 +114,15 @@ impl Running {
 
     /// Waits until `consumer` on `stream` has acknowledged everything up to `sequence`.
     pub async fn wait_consumed(&self, stream: &str, consumer: &str, sequence: u64) -> Result<()> {
-        let stream = self.js.get_stream(stream).await?;
-        eventually(&format!("{consumer} to ack {sequence}"), || async {
-            let info = stream.consumer_info(consumer).await?;
-            Ok(info.ack_floor.stream_sequence >= sequence)
-        })
+        herald_testkit::wait_for(
+            &format!("{consumer} to ack {sequence}"),
+            Duration::from_secs(30),
+            || async {
+                herald_testkit::consumer_caught_up(&self.client, stream, consumer, sequence)
+                    .await
+                    .then_some(())
+            },
+        )
         .await
     }
 }
