@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod domain;
 pub mod handlers;
 pub mod repo;
+pub mod sweeper;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use herald_contracts::messages::posts::DUE_FILTER;
@@ -43,6 +44,8 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let own = env.scoped("publisher");
     let http_timeout = own.optional_duration_secs("HTTP_TIMEOUT_SECS", Duration::from_secs(15))?;
     let allow_private_networks: bool = own.optional("ALLOW_PRIVATE_NETWORKS", false)?;
+    let sweep_every = own.optional_duration_secs("SWEEP_SECS", Duration::from_secs(60))?;
+    let sweep_grace = own.optional_duration_secs("SWEEP_GRACE_SECS", Duration::from_secs(120))?;
     let mut app = App::start(info(), &env).await?;
     let state = Arc::new(State {
         db: app.db()?,
@@ -60,6 +63,12 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         .collect();
     app.consume(due, handlers::post_due::PublishDue(state.clone()))
         .await?;
+    app.spawn(sweeper::run(
+        state.clone(),
+        sweep_every,
+        sweep_grace,
+        app.intake_token(),
+    ));
     let s = state.clone();
     app.serve::<ConnectAccount>(move |ctx, req| {
         handlers::connect_account::handle(s.clone(), ctx, req)

@@ -270,3 +270,65 @@ async fn bad_input_is_refused_with_a_clear_error_and_other_tenants_see_nothing()
     );
     service.stop().await
 }
+
+#[tokio::test]
+async fn a_post_whose_schedule_was_lost_is_re_armed_and_published_once() -> anyhow::Result<()> {
+    let world = World::new().await?;
+    let env = herald_testkit::service_env(
+        &world.nats.url(),
+        Some(world.db.url()),
+        &[
+            ("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("HERALD_PUBLISHER_SWEEP_SECS", "1"),
+            ("HERALD_PUBLISHER_SWEEP_GRACE_SECS", "1"),
+        ],
+    );
+    let service = Running::spawn(herald_publisher::start(env).await?);
+    let account = world.connect_account("token-lost").await?;
+    let post = schedule(
+        &world,
+        "the schedule of this post is lost",
+        3,
+        vec![account.id],
+    )
+    .await?;
+    let subject = herald_contracts::messages::posts::schedule_subject(world.tenant, post.id);
+    wait_for(
+        "schedule held on the stream",
+        Duration::from_secs(10),
+        || async { (!world.stream_messages(&subject).await.ok()?.is_empty()).then_some(()) },
+    )
+    .await?;
+    let js = herald_kit::async_nats::jetstream::new(world.client.clone());
+    js.get_stream("POSTS")
+        .await?
+        .purge()
+        .filter(subject.clone())
+        .await?;
+    assert!(
+        world.stream_messages(&subject).await?.is_empty(),
+        "the schedule is gone"
+    );
+
+    let done = wait_for(
+        "post published by the sweeper's re-arm",
+        Duration::from_secs(30),
+        || async {
+            post_state(&world, post.id)
+                .await
+                .filter(|p| p.status == PostStatus::Published)
+        },
+    )
+    .await?;
+    assert!(
+        done.published_at.is_some_and(|at| at >= post.scheduled_at),
+        "never early"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        world.sandbox.ledger().len(),
+        1,
+        "published exactly once despite repeated sweeps"
+    );
+    service.stop().await
+}
