@@ -49,7 +49,11 @@ async fn a_scheduled_post_is_published_once_at_its_time() -> anyhow::Result<()> 
     let world = World::new().await?;
     let service = Running::spawn(herald_publisher::start(world.env()).await?);
     let account = world.connect_account("token-a").await?;
-    let post = schedule(&world, "hello from herald", 2, vec![account.id]).await?;
+    let trace = herald_kit::TraceContext::root();
+    let post = trace
+        .clone()
+        .scope(schedule(&world, "hello from herald", 2, vec![account.id]))
+        .await?;
     assert_eq!(post.status, PostStatus::Scheduled);
     assert!(
         world.sandbox.ledger().is_empty(),
@@ -103,9 +107,15 @@ async fn a_scheduled_post_is_published_once_at_its_time() -> anyhow::Result<()> 
         headers.get("Nats-Msg-Id").map(|v| v.as_str()),
         Some(envelope.id.as_str())
     );
-    assert!(
-        headers.get("traceparent").is_some(),
-        "trace context crosses the hop"
+    let traceparent = headers
+        .get("traceparent")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let carried = herald_kit::TraceContext::parse(&traceparent, None).map(|t| t.trace_id);
+    assert_eq!(
+        carried,
+        Some(trace.trace_id.clone()),
+        "one trace from the request through the schedule to post.published"
     );
     service.stop().await
 }
