@@ -17,7 +17,10 @@ pub async fn publish_envelope<M: Message>(
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", msg_id);
     headers.insert("Herald-Tenant", envelope.tenant_id.to_string().as_str());
-    headers.insert("Herald-Type", format!("{}.v{}", M::TYPE, M::VERSION).as_str());
+    headers.insert(
+        "Herald-Type",
+        format!("{}.v{}", M::TYPE, M::VERSION).as_str(),
+    );
     let payload = serde_json::to_vec(envelope)?;
     Ok(js
         .publish_with_headers(envelope.subject(), headers, payload.into())
