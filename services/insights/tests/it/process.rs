@@ -8,11 +8,10 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use herald_contracts::messages::{Platform, PostPublished, PublishedTarget};
-use herald_contracts::streams::headers;
 use herald_contracts::{AccountId, Envelope, Message, PostId, TenantId};
 use herald_insights::SCHEMA;
 use herald_insights::repo::schema::{metric_samples, tracked_posts};
-use herald_kit::async_nats::{self, HeaderMap, jetstream};
+use herald_kit::async_nats;
 use herald_kit::db::Db;
 use herald_testkit::{NatsServer, check_readiness_follows_nats, check_sigterm_mid_work, postgres};
 use serde_json::{Value, json};
@@ -41,23 +40,9 @@ fn env(nats: &NatsServer, database_url: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Publishes `envelope` on its subject with `Nats-Msg-Id` = its id, as the outbox relay does.
-async fn publish<M: Message>(js: &jetstream::Context, envelope: &Envelope<M>) -> Result<()> {
-    let mut map = HeaderMap::new();
-    map.insert(headers::MSG_ID, envelope.id.as_str());
-    map.insert(headers::TENANT, envelope.tenant_id.to_string().as_str());
-    map.insert(
-        headers::TYPE,
-        format!("{}.v{}", M::TYPE, M::VERSION).as_str(),
-    );
-    let ack = js
-        .publish_with_headers(
-            envelope.subject(),
-            map,
-            serde_json::to_vec(envelope)?.into(),
-        )
-        .await?
-        .await?;
+/// Publishes `envelope` with `Nats-Msg-Id` = its id, as the outbox relay does.
+async fn publish<M: Message>(client: &async_nats::Client, envelope: &Envelope<M>) -> Result<()> {
+    let ack = herald_testkit::publish_envelope(client, envelope, &envelope.id).await?;
     if ack.duplicate {
         bail!("{} was taken for a duplicate", envelope.id);
     }
@@ -129,7 +114,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
         .await
         .unwrap();
     let env = env(&nats, test_db.url());
-    let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let client = async_nats::connect(nats.url()).await.unwrap();
     let http = herald_kit::http::client(Duration::from_secs(5)).unwrap();
 
     let tenant = TenantId::new();
@@ -160,7 +145,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
 
     let submit = || async {
         for post in &posts {
-            publish(&js, post).await?;
+            publish(&client, post).await?;
         }
         Ok(())
     };

@@ -8,9 +8,8 @@ use chrono::Utc;
 use herald_contracts::messages::identity::UserRegistered;
 use herald_contracts::messages::{Platform, PostPublished, PublishedTarget};
 use herald_contracts::rpc::Role;
-use herald_contracts::streams::headers;
 use herald_contracts::{AccountId, Envelope, Message, PostId, TenantId, UserId};
-use herald_kit::async_nats::{self, HeaderMap, jetstream};
+use herald_kit::async_nats;
 use herald_notifier::repo::{deliveries, notifications, recipients};
 use herald_testkit::{NatsServer, check_readiness_follows_nats, check_sigterm_mid_work, wait_for};
 use std::collections::HashSet;
@@ -44,23 +43,9 @@ fn env(nats: &NatsServer, database_url: &str, mailbox: &Path) -> Vec<(String, St
     .collect()
 }
 
-/// Publishes `envelope` on its subject with `Nats-Msg-Id` = its id, as the outbox relay does.
-async fn publish<M: Message>(js: &jetstream::Context, envelope: &Envelope<M>) -> Result<()> {
-    let mut map = HeaderMap::new();
-    map.insert(headers::MSG_ID, envelope.id.as_str());
-    map.insert(headers::TENANT, envelope.tenant_id.to_string().as_str());
-    map.insert(
-        headers::TYPE,
-        format!("{}.v{}", M::TYPE, M::VERSION).as_str(),
-    );
-    let ack = js
-        .publish_with_headers(
-            envelope.subject(),
-            map,
-            serde_json::to_vec(envelope)?.into(),
-        )
-        .await?
-        .await?;
+/// Publishes `envelope` with `Nats-Msg-Id` = its id, as the outbox relay does.
+async fn publish<M: Message>(client: &async_nats::Client, envelope: &Envelope<M>) -> Result<()> {
+    let ack = herald_testkit::publish_envelope(client, envelope, &envelope.id).await?;
     if ack.duplicate {
         bail!("{} was taken for a duplicate", envelope.id);
     }
@@ -115,7 +100,6 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
     let mailbox = dir.path().join("mail/mailbox.mbox");
     let env = env(&nats, test_db.url(), &mailbox);
     let client = async_nats::connect(nats.url()).await.unwrap();
-    let js = jetstream::new(client);
     let tenant = TenantId::new();
     let posts: Vec<Envelope<PostPublished>> = (0..POSTS).map(|_| published(tenant)).collect();
     let seen_at_stop = Arc::new(Mutex::new(0i64));
@@ -132,7 +116,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
                 role: Role::Owner,
             },
         );
-        publish(&js, &registered).await?;
+        publish(&client, &registered).await?;
         // Every post must find its recipient, or it would rightly send no email.
         wait_for("the recipient", Duration::from_secs(30), || async {
             let mut conn = db.conn().await.ok()?;
@@ -141,7 +125,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
         })
         .await?;
         for post in &posts {
-            publish(&js, post).await?;
+            publish(&client, post).await?;
         }
         Ok(())
     };
