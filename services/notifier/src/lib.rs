@@ -2,7 +2,6 @@
 //! events), writes in-app notifications for published posts and sends each email exactly once
 //! (delivery rows + a reconciling delivery worker), and serves the in-app inbox.
 
-pub mod after_commit;
 pub mod config;
 pub mod handlers;
 pub mod mail;
@@ -40,15 +39,11 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         handlers::user_registered::StoreRecipient,
     )
     .await?;
-    app.consume(
+    app.consume_tx(
         ConsumerSpec::new(POSTS, "notifier-post-published", PUBLISHED_FILTER),
-        after_commit::WakeAfterCommit {
-            handler: handlers::post_published::NotifyPublished {
-                message_id_domain: config.from_domain().to_owned(),
-            },
-            db: db.clone(),
-            outbox: app.outbox.clone(),
-            waker: mail_waker.clone(),
+        handlers::post_published::NotifyPublished {
+            message_id_domain: config.from_domain().to_owned(),
+            mail: mail_waker.clone(),
         },
     )
     .await?;

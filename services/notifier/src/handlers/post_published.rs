@@ -2,7 +2,7 @@
 //! tenant, in the handler's transaction. The emails are sent by the delivery worker
 //! (`crate::mail`) after commit.
 
-use crate::mail::mbox;
+use crate::mail::{MailWaker, mbox};
 use crate::repo::deliveries::{self, NewDelivery};
 use crate::repo::notifications::{self, NewNotification};
 use crate::repo::recipients;
@@ -18,6 +18,8 @@ const TITLE: &str = "Post published";
 pub struct NotifyPublished {
     /// The domain of Message-IDs (the sender address's domain).
     pub message_id_domain: String,
+    /// Wakes the delivery worker once the queued emails are committed.
+    pub mail: MailWaker,
 }
 
 fn summary(post: &PostPublished) -> String {
@@ -80,5 +82,9 @@ impl TxHandler<PostPublished> for NotifyPublished {
             tracing::info!(post.id = %post.post_id, notification.id = %notification_id, emails, "notification created");
             Ok(Vec::new())
         })
+    }
+
+    fn after_commit(&self) {
+        self.mail.wake();
     }
 }

@@ -60,6 +60,11 @@ pub trait TxHandler<M: Message>: Send + Sync + 'static {
         message: &'a Envelope<M>,
         delivery: &'a Delivery,
     ) -> BoxFuture<'a, Result<Vec<Outgoing>, HandlerError>>;
+
+    /// Called once the transaction of a message that was not already processed has committed,
+    /// e.g. to wake a worker that acts on the rows just written (inside `handle` they are not
+    /// yet visible to other connections).
+    fn after_commit(&self) {}
 }
 
 /// A handler that guards its own effects (e.g. a per-effect state machine around a call to a

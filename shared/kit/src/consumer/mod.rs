@@ -273,6 +273,7 @@ async fn run_in_transaction<M: Message>(
             if written > 0 {
                 waker.wake();
             }
+            handler.after_commit();
             Outcome::Done
         }
         Err(error) => Outcome::Failed(error),
