@@ -7,12 +7,10 @@ use herald_contracts::rpc::RpcError;
 use herald_contracts::rpc::auth::{
     Login, LoginRequest, Register, RegisterRequest, RegisterResponse, TokenResponse,
 };
+use herald_kit::Env;
 use herald_kit::async_nats;
-use herald_kit::{App, Env};
 use herald_testkit::{NatsServer, Template, TestDb, postgres};
 use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// A master key for tests only (32 bytes, base64).
 pub const MASTER_KEY: &str = "dGVzdC1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE=";
@@ -46,29 +44,7 @@ pub fn env(nats_url: &str, database_url: &str, master_key: &str) -> Env {
     ])
 }
 
-pub struct Running {
-    stop: CancellationToken,
-    task: JoinHandle<Result<(), herald_kit::KitError>>,
-}
-
-impl Running {
-    /// Runs `app` once the server has processed its endpoint subscriptions, so a request sent
-    /// right away finds a responder. `flush` only empties the client's write buffer; a request
-    /// on the same connection is a round trip the server answers after the earlier SUBs.
-    pub async fn spawn(app: App) -> Result<Self> {
-        app.js.query_account().await?;
-        let stop = app.shutdown_token();
-        Ok(Self {
-            stop,
-            task: tokio::spawn(app.run()),
-        })
-    }
-
-    pub async fn stop(self) {
-        self.stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(20), self.task).await;
-    }
-}
+pub use herald_testkit::Running;
 
 /// One auth instance with its own nats-server and database, and a client to call it.
 pub struct TestAuth {
@@ -82,7 +58,7 @@ impl TestAuth {
     pub async fn start() -> Result<Self> {
         let mut test = Self::infrastructure().await?;
         let app = start(test.env()).await?;
-        test.apps.push(Running::spawn(app).await?);
+        test.apps.push(Running::spawn(app));
         Ok(test)
     }
 
@@ -152,7 +128,9 @@ impl TestAuth {
 
     pub async fn stop(self) {
         for app in self.apps {
-            app.stop().await;
+            if let Err(error) = app.stop().await {
+                panic!("auth did not stop cleanly: {error}");
+            }
         }
     }
 }

@@ -14,8 +14,8 @@ use herald_kit::KitError;
 async fn replicas_started_together_share_one_signing_key() {
     let mut auth = TestAuth::infrastructure().await.unwrap();
     let (a, b) = tokio::join!(start(auth.env()), start(auth.env()));
-    auth.apps.push(Running::spawn(a.unwrap()).await.unwrap());
-    auth.apps.push(Running::spawn(b.unwrap()).await.unwrap());
+    auth.apps.push(Running::spawn(a.unwrap()));
+    auth.apps.push(Running::spawn(b.unwrap()));
 
     let mut conn = auth.conn().await.unwrap();
     assert_eq!(count(&mut conn, "signing_keys").await.unwrap(), 1);
@@ -52,7 +52,7 @@ async fn replicas_started_together_share_one_signing_key() {
 
     // A later start (a restart or a third replica) reuses it and re-publishes idempotently.
     let third = start(auth.env()).await.unwrap();
-    auth.apps.push(Running::spawn(third).await.unwrap());
+    auth.apps.push(Running::spawn(third));
     assert_eq!(count(&mut conn, "signing_keys").await.unwrap(), 1);
     let kids: Vec<String> = store.keys().await.unwrap().try_collect().await.unwrap();
     assert_eq!(kids, vec![kid]);
@@ -73,7 +73,7 @@ async fn a_different_master_key_cannot_open_the_signing_key() {
         }
         Err(other) => panic!("expected a configuration error, got {other}"),
         Ok(app) => {
-            auth.apps.push(Running::spawn(app).await.unwrap());
+            auth.apps.push(Running::spawn(app));
             panic!("started with the wrong master key");
         }
     }

@@ -12,7 +12,6 @@ use herald_testkit::{NatsServer, Template, TestDb, postgres};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 pub static TEMPLATE: Template = Template {
     name: "insights",
@@ -29,8 +28,7 @@ pub struct Running {
     pub db: Db,
     pub sandbox: SandboxHandle,
     pub http: reqwest::Client,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), herald_kit::KitError>>,
+    service: herald_testkit::Running,
     _test_db: TestDb,
     _nats: NatsServer,
 }
@@ -50,16 +48,14 @@ pub async fn spawn_insights() -> Result<Running> {
         ("HERALD_INSIGHTS_FETCH_TIMEOUT_SECS", "5".to_owned()),
     ]);
     let app: App = herald_insights::start(env).await?;
-    let shutdown = app.shutdown_token();
     let client = app.nats.clone();
-    let task = tokio::spawn(app.run());
+    let service = herald_testkit::Running::spawn(app);
     Ok(Running {
         client,
         db,
         sandbox,
         http: herald_kit::http::client(Duration::from_secs(5))?,
-        shutdown,
-        task,
+        service,
         _test_db: test_db,
         _nats: nats,
     })
@@ -67,8 +63,7 @@ pub async fn spawn_insights() -> Result<Running> {
 
 impl Running {
     pub async fn stop(self) -> Result<()> {
-        self.shutdown.cancel();
-        self.task.await??;
+        self.service.stop().await?;
         self.sandbox.stop().await?;
         Ok(())
     }

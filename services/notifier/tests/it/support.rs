@@ -11,7 +11,6 @@ use herald_testkit::{NatsServer, Template, TestDb, postgres};
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 pub static TEMPLATE: Template = Template {
     name: "notifier",
@@ -34,8 +33,7 @@ pub struct Running {
     pub client: async_nats::Client,
     pub db: Db,
     pub mailbox: PathBuf,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), herald_kit::KitError>>,
+    service: herald_testkit::Running,
     // Dropped last: the app must stop before its server and database go.
     _dir: tempfile::TempDir,
     _test_db: TestDb,
@@ -61,15 +59,13 @@ pub async fn spawn_notifier() -> Result<Running> {
         ("HERALD_NOTIFIER_FROM", "herald@notifier.test".to_owned()),
     ]);
     let app: App = herald_notifier::start(env).await?;
-    let shutdown = app.shutdown_token();
     let client = app.nats.clone();
-    let task = tokio::spawn(app.run());
+    let service = herald_testkit::Running::spawn(app);
     Ok(Running {
         client,
         db,
         mailbox,
-        shutdown,
-        task,
+        service,
         _dir: dir,
         _test_db: test_db,
         _nats: nats,
@@ -78,8 +74,7 @@ pub async fn spawn_notifier() -> Result<Running> {
 
 impl Running {
     pub async fn stop(self) -> Result<()> {
-        self.shutdown.cancel();
-        self.task.await??;
+        self.service.stop().await?;
         Ok(())
     }
 
