@@ -61,17 +61,3 @@ pub async fn usage_totals(
         .map(|(metric, quantity)| UsageItem { metric, quantity })
         .collect())
 }
-
-/// How many ledger rows a tenant has for `metric` (used by tests and statements).
-pub async fn count_rows(
-    conn: &mut AsyncPgConnection,
-    tenant: TenantId,
-    metric: &str,
-) -> QueryResult<i64> {
-    usage_ledger::table
-        .filter(usage_ledger::tenant_id.eq(tenant.as_uuid()))
-        .filter(usage_ledger::metric.eq(metric))
-        .count()
-        .get_result(conn)
-        .await
-}
