@@ -2,5 +2,6 @@
 //! driven only through the gateway's public HTTP API, with the sandbox standing in for
 //! Mastodon.
 
+mod errors;
 mod fleet;
 mod flow;
