@@ -36,6 +36,8 @@ pub struct State {
     pub outbox: OutboxWaker,
     /// Lets accounts on private/loopback addresses be connected (local sandbox only).
     pub allow_private_networks: bool,
+    pub adapters: adapters::Adapters,
+    pub platforms: adapters::PlatformConfig,
     /// How long a claimed target is owned before another worker may treat it as unknown.
     pub lease: chrono::Duration,
 }
@@ -46,10 +48,14 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let allow_private_networks: bool = own.optional("ALLOW_PRIVATE_NETWORKS", false)?;
     let sweep_every = own.optional_duration_secs("SWEEP_SECS", Duration::from_secs(60))?;
     let sweep_grace = own.optional_duration_secs("SWEEP_GRACE_SECS", Duration::from_secs(120))?;
+    let platforms = adapters::PlatformConfig::from_env(&own)?;
     let mut app = App::start(info(), &env).await?;
+    let http = herald_kit::http::client(http_timeout)?;
     let state = Arc::new(State {
         db: app.db()?,
-        http: herald_kit::http::client(http_timeout)?,
+        adapters: adapters::Adapters::new(http.clone(), &platforms),
+        platforms,
+        http,
         outbox: app.outbox.clone(),
         allow_private_networks,
         lease: chrono::Duration::from_std(http_timeout * 4)

@@ -18,13 +18,19 @@
 //! ```
 
 mod admin;
+pub mod bluesky;
 mod conn;
+pub mod facebook;
 mod faults;
+pub mod instagram;
 mod ledger;
+pub mod linkedin;
 pub mod mastodon;
 mod platform;
 mod state;
+pub mod threads;
 mod time;
+pub mod x;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
@@ -95,6 +101,12 @@ impl Sandbox {
                     }
                 })
                 .configure(mastodon::configure)
+                .configure(bluesky::configure)
+                .configure(x::configure)
+                .configure(linkedin::configure)
+                .configure(facebook::configure)
+                .configure(instagram::configure)
+                .configure(threads::configure)
                 .configure(admin::configure)
                 .default_service(web::to(|| async {
                     HttpResponse::NotFound().json(serde_json::json!({ "error": "Not found" }))

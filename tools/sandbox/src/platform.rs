@@ -9,12 +9,24 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Mastodon,
+    Bluesky,
+    X,
+    Linkedin,
+    Facebook,
+    Instagram,
+    Threads,
 }
 
 impl Platform {
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Mastodon => "mastodon",
+            Platform::Bluesky => "bluesky",
+            Platform::X => "x",
+            Platform::Linkedin => "linkedin",
+            Platform::Facebook => "facebook",
+            Platform::Instagram => "instagram",
+            Platform::Threads => "threads",
         }
     }
 }
@@ -35,6 +47,12 @@ impl FromStr for Platform {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "mastodon" => Ok(Platform::Mastodon),
+            "bluesky" => Ok(Platform::Bluesky),
+            "x" => Ok(Platform::X),
+            "linkedin" => Ok(Platform::Linkedin),
+            "facebook" => Ok(Platform::Facebook),
+            "instagram" => Ok(Platform::Instagram),
+            "threads" => Ok(Platform::Threads),
             other => Err(UnknownPlatform(other.to_owned())),
         }
     }

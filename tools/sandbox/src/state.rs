@@ -5,13 +5,25 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::bluesky::BlueskyState;
+use crate::facebook::FacebookState;
 use crate::faults::FaultTable;
+use crate::instagram::InstagramState;
 use crate::ledger::Ledger;
+use crate::linkedin::LinkedinState;
 use crate::mastodon::MastodonState;
+use crate::threads::ThreadsState;
+use crate::x::XState;
 
 #[derive(Default)]
 pub(crate) struct SandboxState {
     pub(crate) mastodon: MastodonState,
+    pub(crate) bluesky: BlueskyState,
+    pub(crate) x: XState,
+    pub(crate) linkedin: LinkedinState,
+    pub(crate) facebook: FacebookState,
+    pub(crate) instagram: InstagramState,
+    pub(crate) threads: ThreadsState,
     pub(crate) ledger: Ledger,
     pub(crate) faults: FaultTable,
 }
@@ -21,10 +33,15 @@ impl SandboxState {
     /// before a reset is never handed out again for a different post.
     pub(crate) fn reset(&mut self) {
         let mastodon = std::mem::take(&mut self.mastodon).reset();
-        *self = SandboxState {
-            mastodon,
-            ..SandboxState::default()
-        };
+        self.mastodon = mastodon;
+        self.bluesky.reset();
+        self.x.reset();
+        self.linkedin.reset();
+        self.facebook.reset();
+        self.instagram.reset();
+        self.threads.reset();
+        self.ledger = Ledger::default();
+        self.faults = FaultTable::default();
     }
 }
 

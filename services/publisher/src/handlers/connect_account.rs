@@ -2,11 +2,10 @@
 
 use super::internal;
 use crate::State;
-use crate::adapters::{ConnectError, mastodon};
+use crate::adapters::{ConnectError, ConnectInput};
 use crate::domain::parse_instance_url;
 use crate::repo::accounts::{self, NewAccount};
 use herald_contracts::AccountId;
-use herald_contracts::messages::Platform;
 use herald_contracts::rpc::publisher::{AccountView, ConnectAccountRequest};
 use herald_contracts::rpc::{ErrorCode, RpcError};
 use herald_kit::RpcCtx;
@@ -26,11 +25,17 @@ pub async fn handle(
             "access_token: must be 1 to 4096 characters",
         ));
     }
-    let remote = match request.platform {
-        Platform::Mastodon => mastodon::verify_credentials(&state.http, &instance_url, token).await,
-    }
-    .map_err(|error| match error {
-        ConnectError::Rejected(reason) => RpcError::invalid(format!("access_token: {reason}")),
+    let adapter = state
+        .adapters
+        .get(request.platform)
+        .ok_or_else(|| RpcError::invalid("platform: not supported"))?;
+    let input = ConnectInput {
+        base_url: instance_url.clone(),
+        access_token: Some(herald_kit::Secret::new(token)),
+        ..ConnectInput::default()
+    };
+    let remote = adapter.connect(&input).await.map_err(|error| match error {
+        ConnectError::Rejected(reason) => RpcError::invalid(reason),
         ConnectError::Unreachable(reason) => {
             tracing::warn!(reason = %reason, "platform unreachable while connecting an account");
             RpcError::new(ErrorCode::Unavailable, "the platform could not be reached")
@@ -43,7 +48,7 @@ pub async fn handle(
         NewAccount {
             platform: request.platform.as_str(),
             instance_url: &instance_url,
-            remote_account_id: &remote.id,
+            remote_account_id: &remote.remote_account_id,
             handle: &remote.handle,
             access_token: token,
         },

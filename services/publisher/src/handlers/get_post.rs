@@ -45,7 +45,7 @@ fn view(post: Post, targets: Vec<(Target, String)>) -> PostView {
             "failed" => PostStatus::Failed,
             _ => PostStatus::Scheduled,
         },
-        scheduled_at: post.scheduled_at,
+        scheduled_at: post.scheduled_at.unwrap_or(post.created_at),
         created_at: post.created_at,
         published_at: post.published_at,
         targets: targets

@@ -8,7 +8,7 @@
 //! target is open, the post's final status and `post.published` commit together (outbox).
 
 use crate::State;
-use crate::adapters::{PublishOutcome, mastodon};
+use crate::adapters::{Creds, Publication, PublishOutcome};
 use crate::repo::posts::{self, AttemptEnd};
 use diesel_async::AsyncConnection;
 use herald_contracts::messages::{Platform, PostDue, PostPublished, PublishedTarget};
@@ -69,16 +69,20 @@ async fn publish_due(
             tracing::info!(account.id = %account, attempt, "previous outcome unknown: reconciling with the same idempotency key");
         }
         let started = std::time::Instant::now();
-        let outcome = match Platform::parse(&open.platform) {
-            Some(Platform::Mastodon) => {
-                mastodon::publish(
-                    &state.http,
-                    &open.instance_url,
-                    &open.access_token,
-                    &post.text,
-                    &open.target.idempotency_key,
-                )
-                .await
+        let outcome = match Platform::parse(&open.platform).and_then(|p| state.adapters.get(p)) {
+            Some(adapter) => {
+                let creds = Creds {
+                    base_url: open.instance_url.clone(),
+                    remote_account_id: String::new(),
+                    access_token: herald_kit::Secret::new(open.access_token.clone()),
+                };
+                let publication = Publication {
+                    text: post.text.clone(),
+                    idempotency_key: open.target.idempotency_key.clone(),
+                    first_attempt_at: chrono::Utc::now(),
+                    checkpoint: None,
+                };
+                adapter.publish(&creds, &publication).await.value
             }
             None => PublishOutcome::Terminal {
                 reason: format!("unsupported platform {}", open.platform),
@@ -104,7 +108,9 @@ async fn publish_due(
                 retry = Some(reason.clone());
                 AttemptEnd::NotCreated { error: reason }
             }
-            PublishOutcome::Ambiguous { reason } => {
+            PublishOutcome::Checkpoint { reference: reason }
+            | PublishOutcome::Pending { reason, .. }
+            | PublishOutcome::Ambiguous { reason } => {
                 // Stays `unknown` even on the last delivery: only reconciliation may settle it.
                 retry = Some(reason.clone());
                 AttemptEnd::Unknown { error: reason }

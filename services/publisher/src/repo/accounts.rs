@@ -17,6 +17,10 @@ pub struct Account {
     pub handle: String,
     pub access_token: String,
     pub created_at: DateTime<Utc>,
+    pub refresh_token: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub rate_limited_until: Option<DateTime<Utc>>,
+    pub disconnected_at: Option<DateTime<Utc>>,
 }
 
 pub struct NewAccount<'a> {

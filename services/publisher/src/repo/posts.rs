@@ -14,11 +14,12 @@ pub struct Post {
     pub tenant_id: uuid::Uuid,
     pub text: String,
     pub status: String,
-    pub scheduled_at: DateTime<Utc>,
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub generation: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -36,6 +37,9 @@ pub struct Target {
     pub last_error: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    pub checkpoint: Option<String>,
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// A target with what its account needs for the platform call.

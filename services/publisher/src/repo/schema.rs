@@ -10,6 +10,10 @@ diesel::table! {
         handle -> Text,
         access_token -> Text,
         created_at -> Timestamptz,
+        refresh_token -> Nullable<Text>,
+        token_expires_at -> Nullable<Timestamptz>,
+        rate_limited_until -> Nullable<Timestamptz>,
+        disconnected_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -19,11 +23,12 @@ diesel::table! {
         tenant_id -> Uuid,
         text -> Text,
         status -> Text,
-        scheduled_at -> Timestamptz,
+        scheduled_at -> Nullable<Timestamptz>,
         generation -> Integer,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -41,6 +46,9 @@ diesel::table! {
         last_error -> Nullable<Text>,
         published_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        first_attempt_at -> Nullable<Timestamptz>,
+        checkpoint -> Nullable<Text>,
+        not_before -> Nullable<Timestamptz>,
     }
 }
 

@@ -1,6 +1,7 @@
 //! publisher's integration tests: a real nats-server per test, a fresh database per test, the
 //! sandbox standing in for Mastodon.
 
+mod adapters;
 mod crash;
 mod publish;
 

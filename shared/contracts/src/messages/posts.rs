@@ -7,24 +7,51 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A social network Herald publishes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
     Mastodon,
+    Bluesky,
+    X,
+    Linkedin,
+    Facebook,
+    Instagram,
+    Threads,
 }
 
 impl Platform {
+    pub const ALL: [Platform; 7] = [
+        Platform::Mastodon,
+        Platform::Bluesky,
+        Platform::X,
+        Platform::Linkedin,
+        Platform::Facebook,
+        Platform::Instagram,
+        Platform::Threads,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Platform::Mastodon => "mastodon",
+            Platform::Bluesky => "bluesky",
+            Platform::X => "x",
+            Platform::Linkedin => "linkedin",
+            Platform::Facebook => "facebook",
+            Platform::Instagram => "instagram",
+            Platform::Threads => "threads",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "mastodon" => Some(Platform::Mastodon),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

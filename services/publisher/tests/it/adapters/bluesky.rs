@@ -1,0 +1,1 @@
+//! The bluesky adapter against the sandbox.

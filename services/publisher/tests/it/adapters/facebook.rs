@@ -1,0 +1,1 @@
+//! The facebook adapter against the sandbox.

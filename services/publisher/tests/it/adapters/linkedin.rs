@@ -1,0 +1,1 @@
+//! The linkedin adapter against the sandbox.

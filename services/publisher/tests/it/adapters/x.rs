@@ -1,0 +1,1 @@
+//! The x adapter against the sandbox.
