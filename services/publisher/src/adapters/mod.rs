@@ -48,6 +48,9 @@ pub struct Publication {
     /// A platform reference saved by an earlier step ([`PublishOutcome::Checkpoint`]): the
     /// Instagram or Threads container id.
     pub checkpoint: Option<String>,
+    /// A public URL of the post's rendered image, if it has one (Instagram and Threads fetch
+    /// it themselves; Instagram cannot post without one).
+    pub image_url: Option<String>,
 }
 
 /// Where a publish call ended.

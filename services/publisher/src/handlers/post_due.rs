@@ -81,6 +81,7 @@ async fn publish_due(
                     idempotency_key: open.target.idempotency_key.clone(),
                     first_attempt_at: chrono::Utc::now(),
                     checkpoint: None,
+                    image_url: None,
                 };
                 adapter.publish(&creds, &publication).await.value
             }

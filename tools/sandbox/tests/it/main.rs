@@ -5,8 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod bluesky;
+mod facebook;
 mod faults;
 mod helpers;
 mod idempotency;
+mod instagram;
+mod linkedin;
 mod reads;
 mod statuses;
+mod threads;
+mod x;

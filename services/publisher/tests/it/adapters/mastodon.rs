@@ -28,6 +28,7 @@ fn publication(text: &str, key: &str) -> Publication {
         idempotency_key: key.into(),
         first_attempt_at: Utc::now(),
         checkpoint: None,
+        image_url: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod x;
 use herald_publisher::adapters::{Adapters, PlatformConfig};
 
 /// A sandbox and every adapter configured to call it (each platform under its own prefix).
+#[allow(dead_code)]
 pub struct Harness {
     pub sandbox: herald_sandbox::SandboxHandle,
     pub config: PlatformConfig,

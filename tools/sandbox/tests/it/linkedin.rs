@@ -1,0 +1,1 @@
+//! The sandbox's linkedin API over HTTP.
