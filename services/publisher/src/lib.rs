@@ -5,11 +5,15 @@ pub mod adapters;
 pub mod domain;
 pub mod handlers;
 pub mod repo;
+pub mod resilience;
 pub mod sweeper;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use herald_contracts::messages::posts::DUE_FILTER;
-use herald_contracts::rpc::publisher::{ConnectAccount, CreatePost, GetPost};
+use herald_contracts::rpc::publisher::{
+    CancelPost, ConnectAccount, CreatePost, DisconnectAccount, GetPost, ListAccounts, ListPosts,
+    ReschedulePost, UpdatePost,
+};
 use herald_contracts::streams::POSTS;
 use herald_kit::db::Db;
 use herald_kit::outbox::OutboxWaker;
@@ -34,6 +38,11 @@ pub struct State {
     pub db: Db,
     pub http: reqwest::Client,
     pub outbox: OutboxWaker,
+    pub js: herald_kit::async_nats::jetstream::Context,
+    pub breakers: resilience::Breakers,
+    pub backoff: resilience::Backoff,
+    /// Attempts of a target that the platform refused as retryable before it fails for good.
+    pub max_attempts: i32,
     /// Lets accounts on private/loopback addresses be connected (local sandbox only).
     pub allow_private_networks: bool,
     pub adapters: adapters::Adapters,
@@ -49,6 +58,13 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let sweep_every = own.optional_duration_secs("SWEEP_SECS", Duration::from_secs(60))?;
     let sweep_grace = own.optional_duration_secs("SWEEP_GRACE_SECS", Duration::from_secs(120))?;
     let platforms = adapters::PlatformConfig::from_env(&own)?;
+    let backoff = resilience::Backoff {
+        base: own.optional_duration_secs("RETRY_BASE_SECS", Duration::from_secs(2))?,
+        cap: own.optional_duration_secs("RETRY_CAP_SECS", Duration::from_secs(300))?,
+    };
+    let max_attempts: i32 = own.optional("MAX_ATTEMPTS", 8)?;
+    let breaker_threshold: u32 = own.optional("BREAKER_THRESHOLD", 5)?;
+    let breaker_open = own.optional_duration_secs("BREAKER_OPEN_SECS", Duration::from_secs(15))?;
     let mut app = App::start(info(), &env).await?;
     let http = herald_kit::http::client(http_timeout)?;
     let state = Arc::new(State {
@@ -57,6 +73,10 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         platforms,
         http,
         outbox: app.outbox.clone(),
+        js: app.js.clone(),
+        breakers: resilience::Breakers::new(breaker_threshold, breaker_open),
+        backoff,
+        max_attempts,
         allow_private_networks,
         lease: chrono::Duration::from_std(http_timeout * 4)
             .unwrap_or(chrono::Duration::seconds(60)),
@@ -81,10 +101,32 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     })
     .await?;
     let s = state.clone();
+    app.serve::<ListAccounts>(move |ctx, req| handlers::connect_account::list(s.clone(), ctx, req))
+        .await?;
+    let s = state.clone();
+    app.serve::<DisconnectAccount>(move |ctx, req| {
+        handlers::connect_account::disconnect(s.clone(), ctx, req)
+    })
+    .await?;
+    let s = state.clone();
     app.serve::<CreatePost>(move |ctx, req| handlers::create_post::handle(s.clone(), ctx, req))
         .await?;
-    let s = state;
+    let s = state.clone();
     app.serve::<GetPost>(move |ctx, req| handlers::get_post::handle(s.clone(), ctx, req))
+        .await?;
+    let s = state.clone();
+    app.serve::<ListPosts>(move |ctx, req| handlers::get_post::list(s.clone(), ctx, req))
+        .await?;
+    let s = state.clone();
+    app.serve::<UpdatePost>(move |ctx, req| handlers::lifecycle::update(s.clone(), ctx, req))
+        .await?;
+    let s = state.clone();
+    app.serve::<ReschedulePost>(move |ctx, req| {
+        handlers::lifecycle::reschedule(s.clone(), ctx, req)
+    })
+    .await?;
+    let s = state;
+    app.serve::<CancelPost>(move |ctx, req| handlers::lifecycle::cancel(s.clone(), ctx, req))
         .await?;
     Ok(app)
 }

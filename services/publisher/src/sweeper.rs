@@ -27,6 +27,8 @@ struct Overdue {
     tenant_id: uuid::Uuid,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     generation: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    round: i32,
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     scheduled_at: DateTime<Utc>,
 }
@@ -46,15 +48,17 @@ pub async fn run(state: Arc<State>, every: Duration, grace: Duration, stop: Canc
     }
 }
 
-/// Re-arms posts still `scheduled` more than `grace` after their time; returns how many.
+/// Re-arms posts whose current round (the post's time, or a retry round) should have fired
+/// more than `grace` ago and has not settled them; returns how many.
 pub async fn sweep_once(state: &State, grace: Duration) -> Result<usize, KitError> {
     let mut conn = state.db.conn().await?;
     let rearmed = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let overdue: Vec<Overdue> = diesel::sql_query(
-                "SELECT id, tenant_id, generation, scheduled_at FROM posts \
-                 WHERE status = 'scheduled' AND scheduled_at < now() - make_interval(secs => $1) \
-                 ORDER BY scheduled_at LIMIT 500 FOR UPDATE SKIP LOCKED",
+                "SELECT id, tenant_id, generation, round, scheduled_at FROM posts \
+                 WHERE status IN ('scheduled', 'publishing') \
+                   AND wake_at < now() - make_interval(secs => $1) \
+                 ORDER BY wake_at LIMIT 500 FOR UPDATE SKIP LOCKED",
             )
             .bind::<diesel::sql_types::Double, _>(grace.as_secs_f64())
             .load(conn)
@@ -70,6 +74,7 @@ pub async fn sweep_once(state: &State, grace: Duration) -> Result<usize, KitErro
                             post_id: PostId::from_uuid(post.id),
                             generation: post.generation,
                             due_at: post.scheduled_at,
+                            round: post.round,
                         },
                     );
                     Outgoing::message(&envelope)

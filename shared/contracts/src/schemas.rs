@@ -3,8 +3,8 @@
 
 use crate::envelope::{Envelope, Message};
 use crate::messages::{
-    CollectMetrics, PostDue, PostPublished, RenderCompleted, RenderFailed, RenderRequested,
-    UserRegistered,
+    CollectMetrics, PostCancelled, PostDue, PostPublished, PostScheduled, PostTargetFailed,
+    PostTargetPublished, RenderCompleted, RenderFailed, RenderRequested, UserRegistered,
 };
 use crate::rpc::{self, Rpc, RpcReply, RpcRequest};
 use std::path::Path;
@@ -48,6 +48,10 @@ pub fn all() -> Vec<SchemaFile> {
         message::<CollectMetrics>(),
         message::<PostDue>(),
         message::<PostPublished>(),
+        message::<PostScheduled>(),
+        message::<PostTargetPublished>(),
+        message::<PostTargetFailed>(),
+        message::<PostCancelled>(),
         message::<RenderRequested>(),
         message::<RenderCompleted>(),
         message::<RenderFailed>(),
@@ -57,6 +61,12 @@ pub fn all() -> Vec<SchemaFile> {
     files.extend(request_reply::<rpc::publisher::ConnectAccount>());
     files.extend(request_reply::<rpc::publisher::CreatePost>());
     files.extend(request_reply::<rpc::publisher::GetPost>());
+    files.extend(request_reply::<rpc::publisher::ListAccounts>());
+    files.extend(request_reply::<rpc::publisher::DisconnectAccount>());
+    files.extend(request_reply::<rpc::publisher::UpdatePost>());
+    files.extend(request_reply::<rpc::publisher::ReschedulePost>());
+    files.extend(request_reply::<rpc::publisher::CancelPost>());
+    files.extend(request_reply::<rpc::publisher::ListPosts>());
     files.extend(request_reply::<rpc::renderer::CreateRender>());
     files.extend(request_reply::<rpc::renderer::GetRender>());
     files.extend(request_reply::<rpc::renderer::GetRenderContent>());

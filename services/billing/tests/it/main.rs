@@ -65,7 +65,11 @@ impl World {
             self.tenant,
             "test",
             None,
-            PostPublished { post_id, targets },
+            PostPublished {
+                post_id,
+                targets,
+                partial: false,
+            },
         )
     }
 

@@ -10,8 +10,11 @@ pub mod paths {
     pub const REGISTER: &str = "/v1/auth/register";
     pub const LOGIN: &str = "/v1/auth/login";
     pub const ACCOUNTS: &str = "/v1/accounts";
+    pub const ACCOUNT: &str = "/v1/accounts/{id}";
     pub const POSTS: &str = "/v1/posts";
     pub const POST: &str = "/v1/posts/{id}";
+    pub const POST_RESCHEDULE: &str = "/v1/posts/{id}/reschedule";
+    pub const POST_CANCEL: &str = "/v1/posts/{id}/cancel";
     pub const POST_METRICS: &str = "/v1/posts/{id}/metrics";
     pub const RENDERS: &str = "/v1/renders";
     pub const RENDER: &str = "/v1/renders/{id}";
@@ -24,6 +27,8 @@ pub mod paths {
 pub enum Verb {
     Get,
     Post,
+    Patch,
+    Delete,
 }
 
 impl Verb {
@@ -31,6 +36,8 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
         }
     }
 
@@ -60,14 +67,20 @@ const fn route(verb: Verb, path: &'static str, access: Access) -> RoutePolicy {
 
 use Access::{AtLeast, Public};
 use Role::{Admin, Editor, Viewer};
-use Verb::{Get, Post};
+use Verb::{Delete, Get, Patch, Post};
 
 pub const ROUTES: &[RoutePolicy] = &[
     route(Post, paths::REGISTER, Public),
     route(Post, paths::LOGIN, Public),
     route(Post, paths::ACCOUNTS, AtLeast(Admin)),
+    route(Get, paths::ACCOUNTS, AtLeast(Viewer)),
+    route(Delete, paths::ACCOUNT, AtLeast(Admin)),
     route(Post, paths::POSTS, AtLeast(Editor)),
+    route(Get, paths::POSTS, AtLeast(Viewer)),
     route(Get, paths::POST, AtLeast(Viewer)),
+    route(Patch, paths::POST, AtLeast(Editor)),
+    route(Post, paths::POST_RESCHEDULE, AtLeast(Editor)),
+    route(Post, paths::POST_CANCEL, AtLeast(Editor)),
     route(Get, paths::POST_METRICS, AtLeast(Viewer)),
     route(Post, paths::RENDERS, AtLeast(Editor)),
     route(Get, paths::RENDER, AtLeast(Viewer)),
@@ -123,7 +136,7 @@ mod tests {
         );
         assert_eq!(
             decide(&Method::DELETE, paths::POST),
-            Decision::MethodNotAllowed("GET".into())
+            Decision::MethodNotAllowed("GET, PATCH".into())
         );
         assert_eq!(decide(&Method::GET, "/v1/secret"), Decision::Undeclared);
     }

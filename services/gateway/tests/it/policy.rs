@@ -13,6 +13,8 @@ async fn every_declared_route_is_routed_and_guarded() {
         let request = match route.verb {
             Verb::Get => gw.get(&path),
             Verb::Post => gw.post(&path),
+            Verb::Patch => gw.patch(&path),
+            Verb::Delete => gw.delete(&path),
         };
         let response = request.send().await.unwrap();
         match route.access {

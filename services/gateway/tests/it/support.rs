@@ -63,6 +63,14 @@ impl TestGateway {
         self.http.post(self.url(path))
     }
 
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.patch(self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path))
+    }
+
     pub fn stop(&self) {
         self.shutdown.cancel()
     }

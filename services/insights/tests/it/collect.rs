@@ -27,6 +27,7 @@ fn published(tenant: TenantId, instance_url: &str, remote_id: &str) -> Envelope<
                 remote_url: None,
                 published_at: Utc::now(),
             }],
+            partial: false,
         },
     )
 }

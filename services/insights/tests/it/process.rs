@@ -137,6 +137,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
                     remote_url: None,
                     published_at: Utc::now(),
                 }],
+                partial: false,
             },
         ));
     }

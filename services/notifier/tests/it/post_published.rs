@@ -29,6 +29,7 @@ fn published(tenant: TenantId) -> Envelope<PostPublished> {
                 remote_url: Some("https://mastodon.example/@herald/1234".into()),
                 published_at: Utc::now(),
             }],
+            partial: false,
         },
     )
 }

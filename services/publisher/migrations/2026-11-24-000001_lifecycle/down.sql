@@ -1,3 +1,6 @@
+ALTER TABLE posts DROP COLUMN wake_at, DROP COLUMN round;
+DROP INDEX IF EXISTS posts_wake;
+CREATE INDEX posts_due ON posts (scheduled_at) WHERE status IN ('scheduled', 'publishing');
 ALTER TABLE post_targets DROP COLUMN not_before, DROP COLUMN checkpoint, DROP COLUMN first_attempt_at;
 ALTER TABLE post_targets DROP CONSTRAINT post_targets_state_check;
 ALTER TABLE post_targets ADD CONSTRAINT post_targets_state_check CHECK (state IN ('pending', 'in_flight', 'done', 'failed', 'unknown'));

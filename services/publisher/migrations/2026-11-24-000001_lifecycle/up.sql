@@ -14,8 +14,6 @@ ALTER TABLE posts ADD CONSTRAINT posts_status_check CHECK (status IN (
 -- A draft has no time yet.
 ALTER TABLE posts ALTER COLUMN scheduled_at DROP NOT NULL;
 ALTER TABLE posts ADD COLUMN cancelled_at TIMESTAMPTZ;
-DROP INDEX posts_due;
-CREATE INDEX posts_due ON posts (scheduled_at) WHERE status IN ('scheduled', 'publishing');
 
 ALTER TABLE post_targets DROP CONSTRAINT post_targets_state_check;
 ALTER TABLE post_targets ADD CONSTRAINT post_targets_state_check CHECK (state IN (
@@ -27,3 +25,13 @@ ALTER TABLE post_targets
     ADD COLUMN checkpoint       TEXT,
     -- Backoff, rate limit or open circuit: no attempt before this time.
     ADD COLUMN not_before       TIMESTAMPTZ;
+
+-- Retry rounds: each armed retry of a publishing post has its own due message; only the
+-- current round is acted on. `wake_at` is when the current round should fire (the sweeper
+-- re-arms a round whose message was lost).
+ALTER TABLE posts
+    ADD COLUMN round   INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN wake_at TIMESTAMPTZ;
+UPDATE posts SET wake_at = scheduled_at WHERE status IN ('scheduled', 'publishing');
+DROP INDEX posts_due;
+CREATE INDEX posts_wake ON posts (wake_at) WHERE status IN ('scheduled', 'publishing');

@@ -1,15 +1,35 @@
-//! `rpc.publisher.accounts.connect`: verify the token with the platform, then store the account.
+//! `rpc.publisher.accounts.connect`: verify the credentials with the platform, then store the
+//! account. `accounts.list` and `accounts.disconnect` live here too.
 
 use super::internal;
 use crate::State;
 use crate::adapters::{ConnectError, ConnectInput};
 use crate::domain::parse_instance_url;
-use crate::repo::accounts::{self, NewAccount};
+use crate::repo::accounts::{self, Account, NewAccount};
 use herald_contracts::AccountId;
-use herald_contracts::rpc::publisher::{AccountView, ConnectAccountRequest};
+use herald_contracts::messages::Platform;
+use herald_contracts::rpc::publisher::{
+    AccountList, AccountView, ConnectAccountRequest, DisconnectAccountRequest, Disconnected,
+    ListAccountsRequest,
+};
 use herald_contracts::rpc::{ErrorCode, RpcError};
-use herald_kit::RpcCtx;
+use herald_kit::{RpcCtx, Secret};
 use std::sync::Arc;
+
+const MAX_FIELD: usize = 4096;
+
+/// A credential field: trimmed, non-empty, bounded. The message names the field, never its value.
+fn field(name: &str, value: Option<&String>) -> Result<Option<String>, RpcError> {
+    let Some(value) = value.map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.len() > MAX_FIELD {
+        return Err(RpcError::invalid(format!(
+            "{name}: at most {MAX_FIELD} characters"
+        )));
+    }
+    Ok(Some(value.to_owned()))
+}
 
 pub async fn handle(
     state: Arc<State>,
@@ -17,24 +37,34 @@ pub async fn handle(
     request: ConnectAccountRequest,
 ) -> Result<AccountView, RpcError> {
     let tenant = ctx.tenant()?;
-    let instance_url = parse_instance_url(&request.instance_url, state.allow_private_networks)
-        .map_err(RpcError::invalid)?;
-    let token = request.access_token.trim();
-    if token.is_empty() || token.len() > 4096 {
-        return Err(RpcError::invalid(
-            "access_token: must be 1 to 4096 characters",
-        ));
+    let base_url = match state.platforms.base_url(request.platform) {
+        Some(configured) => configured.to_owned(),
+        None => {
+            let raw = request
+                .instance_url
+                .as_deref()
+                .ok_or_else(|| RpcError::invalid("instance_url: required for Mastodon"))?;
+            parse_instance_url(raw, state.allow_private_networks).map_err(RpcError::invalid)?
+        }
+    };
+    let expires_in = request.expires_in;
+    if expires_in.is_some_and(|s| !(0..=10 * 365 * 86_400).contains(&s)) {
+        return Err(RpcError::invalid("expires_in: must be between 0 and ten years"));
     }
+    let input = ConnectInput {
+        base_url: base_url.clone(),
+        access_token: field("access_token", request.access_token.as_ref())?.map(Secret::new),
+        refresh_token: field("refresh_token", request.refresh_token.as_ref())?.map(Secret::new),
+        expires_in,
+        identifier: field("identifier", request.identifier.as_ref())?,
+        password: field("password", request.password.as_ref())?.map(Secret::new),
+        account_ref: field("account_ref", request.account_ref.as_ref())?,
+    };
     let adapter = state
         .adapters
         .get(request.platform)
         .ok_or_else(|| RpcError::invalid("platform: not supported"))?;
-    let input = ConnectInput {
-        base_url: instance_url.clone(),
-        access_token: Some(herald_kit::Secret::new(token)),
-        ..ConnectInput::default()
-    };
-    let remote = adapter.connect(&input).await.map_err(|error| match error {
+    let connected = adapter.connect(&input).await.map_err(|error| match error {
         ConnectError::Rejected(reason) => RpcError::invalid(reason),
         ConnectError::Unreachable(reason) => {
             tracing::warn!(reason = %reason, "platform unreachable while connecting an account");
@@ -47,20 +77,62 @@ pub async fn handle(
         tenant,
         NewAccount {
             platform: request.platform.as_str(),
-            instance_url: &instance_url,
-            remote_account_id: &remote.remote_account_id,
-            handle: &remote.handle,
-            access_token: token,
+            instance_url: &base_url,
+            remote_account_id: &connected.remote_account_id,
+            handle: &connected.handle,
+            access_token: connected.tokens.access_token.expose(),
+            refresh_token: connected.tokens.refresh_token.as_ref().map(Secret::expose),
+            token_expires_at: connected.tokens.expires_at,
         },
     )
     .await
     .map_err(internal)?;
     tracing::info!(account.id = %account.id, platform = request.platform.as_str(), "account connected");
-    Ok(AccountView {
+    Ok(view(account))
+}
+
+fn view(account: Account) -> AccountView {
+    AccountView {
         id: AccountId::from_uuid(account.id),
-        platform: request.platform,
+        platform: Platform::parse(&account.platform).unwrap_or_default(),
         handle: account.handle,
         remote_account_id: account.remote_account_id,
         created_at: account.created_at,
+    }
+}
+
+pub async fn list(
+    state: Arc<State>,
+    ctx: RpcCtx,
+    _request: ListAccountsRequest,
+) -> Result<AccountList, RpcError> {
+    let tenant = ctx.tenant()?;
+    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let accounts = accounts::list(&mut conn, tenant).await.map_err(internal)?;
+    Ok(AccountList {
+        accounts: accounts.into_iter().map(view).collect(),
+    })
+}
+
+pub async fn disconnect(
+    state: Arc<State>,
+    ctx: RpcCtx,
+    request: DisconnectAccountRequest,
+) -> Result<Disconnected, RpcError> {
+    let tenant = ctx.tenant()?;
+    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    if !accounts::disconnect(&mut conn, tenant, request.account_id)
+        .await
+        .map_err(internal)?
+    {
+        return Err(RpcError::not_found("account not found"));
+    }
+    let open_targets = accounts::open_targets(&mut conn, tenant, request.account_id)
+        .await
+        .map_err(internal)?;
+    tracing::info!(account.id = %request.account_id, open_targets, "account disconnected; its tokens are erased");
+    Ok(Disconnected {
+        account_id: request.account_id,
+        open_targets,
     })
 }

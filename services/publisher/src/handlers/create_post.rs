@@ -1,19 +1,58 @@
 //! `rpc.publisher.posts.create`: store the post and its targets and, in the same transaction,
-//! the JetStream scheduled message that will fire `posts.due.<tenant>.<post>` at its time.
+//! the JetStream scheduled message that will fire `posts.due.<tenant>.<post>` at its time and
+//! the `post.scheduled` event. Without a time the post is a draft: nothing is armed.
 
 use super::{TxError, get_post::load_view, internal};
 use crate::State;
 use crate::domain::{PostText, parse_schedule, parse_targets};
 use crate::repo::{accounts, posts};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
-use herald_contracts::messages::PostDue;
 use herald_contracts::messages::posts::schedule_subject;
+use herald_contracts::messages::{PostDue, PostScheduled};
 use herald_contracts::rpc::RpcError;
 use herald_contracts::rpc::publisher::{CreatePostRequest, PostView};
-use herald_contracts::{Envelope, PostId};
-use herald_kit::{Outgoing, RpcCtx, outbox};
+use herald_contracts::{AccountId, Envelope, PostId, TenantId};
+use herald_kit::{Outgoing, RpcCtx};
 use std::sync::Arc;
+
+/// The schedule and the `post.scheduled` event of a post's `generation` at `due_at`.
+pub(crate) fn schedule_messages(
+    ctx: &RpcCtx,
+    tenant: TenantId,
+    post_id: PostId,
+    generation: i32,
+    due_at: DateTime<Utc>,
+    account_ids: Vec<AccountId>,
+) -> Vec<Outgoing> {
+    let cause = Some(format!("request:{}", ctx.request_id));
+    let due = Envelope::new(
+        tenant,
+        ctx.request_id.clone(),
+        cause.clone(),
+        PostDue {
+            post_id,
+            generation,
+            due_at,
+            round: 0,
+        },
+    );
+    let scheduled = Envelope::new(
+        tenant,
+        ctx.request_id.clone(),
+        cause,
+        PostScheduled {
+            post_id,
+            generation,
+            scheduled_at: due_at,
+            account_ids,
+        },
+    );
+    vec![
+        Outgoing::schedule(&due, schedule_subject(tenant, post_id), due_at),
+        Outgoing::message(&scheduled),
+    ]
+}
 
 pub async fn handle(
     state: Arc<State>,
@@ -22,20 +61,16 @@ pub async fn handle(
 ) -> Result<PostView, RpcError> {
     let tenant = ctx.tenant()?;
     let text = PostText::parse(&request.text).map_err(RpcError::invalid)?;
-    let due_at = parse_schedule(request.scheduled_at, Utc::now()).map_err(RpcError::invalid)?;
+    let due_at = request
+        .scheduled_at
+        .map(|at| parse_schedule(at, Utc::now()))
+        .transpose()
+        .map_err(RpcError::invalid)?;
     let targets = parse_targets(&request.account_ids).map_err(RpcError::invalid)?;
     let post_id = PostId::new();
-    let due = Envelope::new(
-        tenant,
-        ctx.request_id.clone(),
-        Some(format!("request:{}", ctx.request_id)),
-        PostDue {
-            post_id,
-            generation: 1,
-            due_at,
-        },
-    );
-    let schedule = Outgoing::schedule(&due, schedule_subject(tenant, post_id), due_at);
+    let out = due_at
+        .map(|at| schedule_messages(&ctx, tenant, post_id, 1, at, targets.clone()))
+        .unwrap_or_default();
     let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
     conn.transaction::<_, TxError, _>(async |conn| {
         let found = accounts::find_many(conn, tenant, &targets).await?;
@@ -43,12 +78,17 @@ pub async fn handle(
             return Err(TxError::Refused(RpcError::not_found("account not found")));
         }
         posts::insert_post(conn, tenant, post_id, text.as_str(), due_at, &targets).await?;
-        outbox::enqueue(conn, &[schedule]).await?;
+        herald_kit::outbox::enqueue(conn, &out).await?;
         Ok(())
     })
     .await?;
     state.outbox.wake();
-    tracing::info!(post.id = %post_id, due_at = %due_at, targets = targets.len(), "post scheduled");
+    match due_at {
+        Some(at) => {
+            tracing::info!(post.id = %post_id, due_at = %at, targets = targets.len(), "post scheduled")
+        }
+        None => tracing::info!(post.id = %post_id, targets = targets.len(), "draft created"),
+    }
     load_view(&mut conn, tenant, post_id)
         .await
         .map_err(|error| {

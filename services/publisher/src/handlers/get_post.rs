@@ -1,4 +1,4 @@
-//! `rpc.publisher.posts.get`: a post with its per-target status.
+//! `rpc.publisher.posts.get` and `posts.list`: posts with their per-target status.
 
 use super::internal;
 use crate::State;
@@ -7,11 +7,14 @@ use diesel_async::AsyncPgConnection;
 use herald_contracts::messages::Platform;
 use herald_contracts::rpc::RpcError;
 use herald_contracts::rpc::publisher::{
-    GetPostRequest, PostStatus, PostView, TargetState, TargetView,
+    GetPostRequest, ListPostsRequest, PostList, PostStatus, PostView, TargetState, TargetView,
 };
 use herald_contracts::{AccountId, PostId, TenantId};
 use herald_kit::RpcCtx;
 use std::sync::Arc;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 100;
 
 pub async fn handle(
     state: Arc<State>,
@@ -21,6 +24,47 @@ pub async fn handle(
     let tenant = ctx.tenant()?;
     let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
     load_view(&mut conn, tenant, request.post_id).await
+}
+
+pub async fn list(
+    state: Arc<State>,
+    ctx: RpcCtx,
+    request: ListPostsRequest,
+) -> Result<PostList, RpcError> {
+    let tenant = ctx.tenant()?;
+    let limit = request.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(RpcError::invalid(format!(
+            "limit: must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut found = posts::list_posts(
+        &mut conn,
+        tenant,
+        request.status.as_ref().map(PostStatus::as_str),
+        request.before,
+        i64::from(limit) + 1,
+    )
+    .await
+    .map_err(internal)?;
+    let more = found.len() > limit as usize;
+    found.truncate(limit as usize);
+    let ids: Vec<PostId> = found.iter().map(|p| PostId::from_uuid(p.id)).collect();
+    let mut targets = posts::targets_of(&mut conn, tenant, &ids)
+        .await
+        .map_err(internal)?;
+    let next = more.then(|| ids.last().copied()).flatten();
+    let posts = found
+        .into_iter()
+        .map(|post| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                targets.drain(..).partition(|(t, _)| t.post_id == post.id);
+            targets = rest;
+            view(post, mine)
+        })
+        .collect();
+    Ok(PostList { posts, next })
 }
 
 pub(crate) async fn load_view(
@@ -35,35 +79,26 @@ pub(crate) async fn load_view(
     Ok(view(post, targets))
 }
 
-fn view(post: Post, targets: Vec<(Target, String)>) -> PostView {
+pub(crate) fn view(post: Post, targets: Vec<(Target, String)>) -> PostView {
     PostView {
         id: PostId::from_uuid(post.id),
         text: post.text,
-        status: match post.status.as_str() {
-            "publishing" => PostStatus::Publishing,
-            "published" => PostStatus::Published,
-            "failed" => PostStatus::Failed,
-            _ => PostStatus::Scheduled,
-        },
-        scheduled_at: post.scheduled_at.unwrap_or(post.created_at),
+        status: PostStatus::parse(&post.status).unwrap_or(PostStatus::Scheduled),
+        scheduled_at: post.scheduled_at,
         created_at: post.created_at,
         published_at: post.published_at,
+        cancelled_at: post.cancelled_at,
         targets: targets
             .into_iter()
             .map(|(target, platform)| TargetView {
                 account_id: AccountId::from_uuid(target.account_id),
-                platform: Platform::parse(&platform).unwrap_or(Platform::Mastodon),
-                state: match target.state.as_str() {
-                    "in_flight" => TargetState::InFlight,
-                    "done" => TargetState::Done,
-                    "failed" => TargetState::Failed,
-                    "unknown" => TargetState::Unknown,
-                    _ => TargetState::Pending,
-                },
+                platform: Platform::parse(&platform).unwrap_or_default(),
+                state: TargetState::parse(&target.state).unwrap_or(TargetState::Pending),
                 attempts: target.attempts,
                 remote_id: target.remote_id,
                 remote_url: target.remote_url,
                 last_error: target.last_error,
+                next_attempt_at: target.not_before,
             })
             .collect(),
     }

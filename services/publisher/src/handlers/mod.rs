@@ -3,6 +3,7 @@
 pub mod connect_account;
 pub mod create_post;
 pub mod get_post;
+pub mod lifecycle;
 pub mod post_due;
 
 use herald_contracts::rpc::RpcError;

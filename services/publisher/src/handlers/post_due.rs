@@ -1,23 +1,46 @@
 //! `post.due`: publish every open target of the post exactly once.
 //!
-//! Each target is its own effect with a state machine in `post_targets`: a conditional UPDATE
-//! claims it (`in_flight` with a lease and a fixed idempotency key) before the platform call,
-//! and the outcome is recorded after it. A crash mid-call leaves `in_flight` with an expiring
-//! lease: the next delivery sees an unknown outcome and reconciles (for Mastodon, the same
-//! `Idempotency-Key` returns the original status instead of creating a second one). When no
-//! target is open, the post's final status and `post.published` commit together (outbox).
+//! One round, in three steps:
+//! 1. **Claim** (one transaction, under the post's row lock, so a cancel or reschedule either
+//!    committed before — and the round does nothing — or waits): the post becomes
+//!    `publishing` and every target that may be attempted now is moved to `in_flight` with a
+//!    lease, in one statement.
+//! 2. **Call** the platforms, every claimed target concurrently. A target whose previous
+//!    outcome is unknown is reconciled first; only a confirmed "absent" publishes again. A
+//!    two-step platform's container id is saved before the publish step.
+//! 3. **Record** (one transaction): every outcome, the per-target events, the accounts' rate
+//!    limits, and then either the post's final status with `post.published`, or the next
+//!    round armed as a JetStream scheduled message at the earliest time an open target may
+//!    proceed (backoff, rate limit, open circuit, or a dead holder's lease).
+//!
+//! A crash anywhere leaves either the claim undone (the message is redelivered) or targets
+//! `in_flight` with an expiring lease, which the next round treats as unknown.
 
 use crate::State;
-use crate::adapters::{Creds, Publication, PublishOutcome};
-use crate::repo::posts::{self, AttemptEnd};
+use crate::adapters::{
+    Creds, PlatformAdapter, PublishOutcome, Publication, RateLimit, Reconciled, RefreshError,
+};
+use crate::repo::accounts;
+use crate::repo::posts::{self, AttemptEnd, Claimed, Settled};
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
-use herald_contracts::messages::{Platform, PostDue, PostPublished, PublishedTarget};
-use herald_contracts::{AccountId, Envelope};
-use herald_kit::futures::future::BoxFuture;
-use herald_kit::{Delivery, Handler, HandlerError, Outgoing, outbox};
+use herald_contracts::messages::{
+    Platform, PostDue, PostPublished, PostTargetFailed, PostTargetPublished, PublishedTarget,
+};
+use herald_contracts::messages::posts::schedule_subject;
+use herald_contracts::{AccountId, Envelope, PostId, TenantId};
+use herald_kit::futures::future::{BoxFuture, join_all};
+use herald_kit::{Delivery, Handler, HandlerError, Outgoing, Secret, outbox};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const MAX_DELIVER: i64 = 10;
+/// Steps of one attempt (create container, publish it) before the round gives up for now.
+const MAX_STEPS: usize = 3;
+/// Refresh a token this long before it expires.
+const REFRESH_AHEAD: chrono::Duration = chrono::Duration::minutes(10);
+/// Poll a platform that is still processing (a media container) this often by default.
+const PENDING_POLL: Duration = Duration::from_secs(2);
 
 pub struct PublishDue(pub Arc<State>);
 
@@ -25,158 +48,515 @@ impl Handler<PostDue> for PublishDue {
     fn handle<'a>(
         &'a self,
         message: Envelope<PostDue>,
-        delivery: &'a Delivery,
+        _delivery: &'a Delivery,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(publish_due(self.0.clone(), message, delivery))
+        Box::pin(publish_due(self.0.clone(), message))
     }
 }
 
-async fn publish_due(
-    state: Arc<State>,
-    message: Envelope<PostDue>,
-    delivery: &Delivery,
-) -> Result<(), HandlerError> {
+/// What step 1 decided.
+enum Claim {
+    /// Not this round's business (stale generation or round, settled, cancelled, missing).
+    Skip(&'static str),
+    Claimed(Vec<Claimed>),
+}
+
+async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<(), HandlerError> {
     let tenant = message.tenant_id;
-    let post_id = message.data.post_id;
+    let due = &message.data;
     let mut conn = state.db.conn().await?;
-    let Some((post, _)) = posts::find_post(&mut conn, tenant, post_id).await? else {
-        tracing::warn!(post.id = %post_id, "due post does not exist; nothing to publish");
+    let paused: Vec<String> = state
+        .breakers
+        .open()
+        .into_iter()
+        .map(|(p, _)| p.as_str().to_owned())
+        .collect();
+    let lease = state.lease;
+    let claim = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let Some(post) = posts::lock_post(conn, tenant, due.post_id).await? else {
+                return Ok(Claim::Skip("post does not exist"));
+            };
+            if post.generation != due.generation {
+                return Ok(Claim::Skip("stale generation (post was rescheduled)"));
+            }
+            if post.round != due.round {
+                return Ok(Claim::Skip("stale round (a later round is armed)"));
+            }
+            if post.status != "scheduled" && post.status != "publishing" {
+                return Ok(Claim::Skip("post is not publishable (settled, draft or cancelled)"));
+            }
+            posts::mark_publishing(conn, tenant, due.post_id).await?;
+            let claimed = posts::claim_targets(conn, tenant, due.post_id, lease, &paused).await?;
+            Ok(Claim::Claimed(claimed))
+        })
+        .await?;
+    let claimed = match claim {
+        Claim::Skip(why) => {
+            tracing::info!(post.id = %due.post_id, generation = due.generation, round = due.round, "{why}; nothing to do");
+            return Ok(());
+        }
+        Claim::Claimed(claimed) => claimed,
+    };
+    let Some((post_text, _)) = posts::find_post(&mut conn, tenant, due.post_id)
+        .await?
+        .map(|(post, targets)| (post.text, targets))
+    else {
         return Ok(());
     };
-    if post.generation != message.data.generation {
-        tracing::info!(post.id = %post_id, "stale schedule (post was rescheduled); ignored");
-        return Ok(());
+    let now = Utc::now();
+    for target in claimed.iter().filter(|t| t.attempts == 1) {
+        let lateness = (now - due.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!("herald_publish_lateness_seconds", "platform" => target.platform.clone())
+            .record(lateness);
     }
-    if post.status == "published" || post.status == "failed" {
-        tracing::info!(post.id = %post_id, status = %post.status, "post already settled");
-        return Ok(());
+    drop(conn);
+
+    let results = join_all(
+        claimed
+            .iter()
+            .map(|target| attempt(&state, tenant, due.post_id, &post_text, target)),
+    )
+    .await;
+
+    record(&state, &message, &claimed, results).await
+}
+
+/// The end of one target's attempt and what the platform said about the account's budget.
+struct AttemptResult {
+    end: AttemptEnd,
+    rate: Option<RateLimit>,
+}
+
+impl AttemptResult {
+    fn of(end: AttemptEnd) -> Self {
+        Self { end, rate: None }
     }
-    posts::mark_publishing(&mut conn, tenant, post_id).await?;
-    let lateness_ms = (chrono::Utc::now() - message.data.due_at).num_milliseconds();
-    metrics::histogram!("herald_publish_lateness_seconds")
-        .record(lateness_ms.max(0) as f64 / 1000.0);
-    let last_delivery = delivery.delivered >= MAX_DELIVER;
-    let mut retry: Option<String> = None;
-    for open in posts::open_targets(&mut conn, tenant, post_id).await? {
-        let account = AccountId::from_uuid(open.target.account_id);
-        let Some((attempt, ambiguous)) =
-            posts::claim_target(&mut conn, tenant, post_id, account, state.lease).await?
-        else {
-            retry = Some("target is being published by another worker".into());
-            continue;
-        };
-        if ambiguous {
-            tracing::info!(account.id = %account, attempt, "previous outcome unknown: reconciling with the same idempotency key");
-        }
-        let started = std::time::Instant::now();
-        let outcome = match Platform::parse(&open.platform).and_then(|p| state.adapters.get(p)) {
-            Some(adapter) => {
-                let creds = Creds {
-                    base_url: open.instance_url.clone(),
-                    remote_account_id: String::new(),
-                    access_token: herald_kit::Secret::new(open.access_token.clone()),
+}
+
+async fn attempt(
+    state: &State,
+    tenant: TenantId,
+    post_id: PostId,
+    text: &str,
+    target: &Claimed,
+) -> AttemptResult {
+    let account = AccountId::from_uuid(target.account_id);
+    let Some(platform) = Platform::parse(&target.platform) else {
+        return AttemptResult::of(AttemptEnd::Failed {
+            error: format!("unsupported platform {}", target.platform),
+        });
+    };
+    if target.disconnected_at.is_some() {
+        return AttemptResult::of(AttemptEnd::Failed {
+            error: "the account was disconnected".into(),
+        });
+    }
+    let Some(adapter) = state.adapters.get(platform) else {
+        return AttemptResult::of(AttemptEnd::Failed {
+            error: format!("no adapter for {platform}"),
+        });
+    };
+    let mut creds = Creds {
+        base_url: state
+            .platforms
+            .base_url(platform)
+            .map_or_else(|| target.instance_url.clone(), str::to_owned),
+        remote_account_id: target.remote_account_id.clone(),
+        access_token: Secret::new(target.access_token.clone()),
+    };
+    if let Err(end) = fresh_token(state, tenant, account, target, adapter.as_ref(), &mut creds).await
+    {
+        return AttemptResult::of(end);
+    }
+    let mut publication = Publication {
+        text: text.to_owned(),
+        idempotency_key: target.idempotency_key.clone(),
+        first_attempt_at: target.first_attempt_at,
+        checkpoint: target.checkpoint.clone(),
+        image_url: None,
+    };
+    let started = std::time::Instant::now();
+    let result = run_attempt(state, tenant, post_id, account, platform, adapter.as_ref(), &creds, &mut publication, target).await;
+    metrics::histogram!("herald_platform_call_seconds", "platform" => platform.as_str())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("herald_publish_attempts_total", "platform" => platform.as_str(), "outcome" => result.end.label())
+        .increment(1);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_attempt(
+    state: &State,
+    tenant: TenantId,
+    post_id: PostId,
+    account: AccountId,
+    platform: Platform,
+    adapter: &dyn PlatformAdapter,
+    creds: &Creds,
+    publication: &mut Publication,
+    target: &Claimed,
+) -> AttemptResult {
+    let attempts = target.attempts;
+    if target.ambiguous() {
+        let reply = adapter.reconcile(creds, publication).await;
+        match reply.value {
+            Reconciled::Found {
+                remote_id,
+                remote_url,
+            } => {
+                tracing::info!(account.id = %account, attempt = attempts, "reconciled: the earlier attempt had published");
+                return AttemptResult {
+                    end: AttemptEnd::Done {
+                        remote_id,
+                        remote_url,
+                    },
+                    rate: reply.rate,
                 };
-                let publication = Publication {
-                    text: post.text.clone(),
-                    idempotency_key: open.target.idempotency_key.clone(),
-                    first_attempt_at: chrono::Utc::now(),
-                    checkpoint: None,
-                    image_url: None,
-                };
-                adapter.publish(&creds, &publication).await.value
             }
-            None => PublishOutcome::Terminal {
-                reason: format!("unsupported platform {}", open.platform),
-            },
-        };
-        metrics::histogram!("herald_platform_call_seconds", "platform" => open.platform.clone(), "call" => "publish")
-            .record(started.elapsed().as_secs_f64());
-        let end = match &outcome {
+            Reconciled::Absent => {
+                tracing::info!(account.id = %account, attempt = attempts, "reconciled: not there; publishing again is safe");
+            }
+            Reconciled::Unverifiable { reason } => {
+                tracing::warn!(account.id = %account, reason = %reason, "outcome cannot be verified; a person must decide");
+                return AttemptResult {
+                    end: AttemptEnd::NeedsAttention {
+                        error: format!("the earlier attempt's outcome is unknown and cannot be checked: {reason}"),
+                    },
+                    rate: reply.rate,
+                };
+            }
+            Reconciled::Unavailable {
+                reason,
+                retry_after,
+            } => {
+                state.breakers.failure(platform);
+                return AttemptResult {
+                    end: AttemptEnd::Unknown {
+                        error: format!("reconciliation failed: {reason}"),
+                        not_before: later(state.backoff.delay(attempts), retry_after),
+                    },
+                    rate: reply.rate,
+                };
+            }
+        }
+    }
+    let mut rate = None;
+    for _ in 0..MAX_STEPS {
+        let reply = adapter.publish(creds, publication).await;
+        rate = reply.rate.or(rate);
+        let end = match reply.value {
             PublishOutcome::Published {
                 remote_id,
                 remote_url,
             } => {
-                tracing::info!(account.id = %account, attempt, remote.id = %remote_id, "published");
+                state.breakers.success(platform);
                 AttemptEnd::Done {
                     remote_id,
-                    remote_url: remote_url.as_deref(),
+                    remote_url,
                 }
             }
-            PublishOutcome::Retryable { reason, .. } if last_delivery => {
-                AttemptEnd::Failed { error: reason }
+            PublishOutcome::Checkpoint { reference } => {
+                state.breakers.success(platform);
+                // Saved before the next step, so a crash between the steps is recognised.
+                let saved = match state.db.conn().await {
+                    Ok(mut conn) => posts::save_checkpoint(
+                        &mut conn, tenant, post_id, account, attempts, &reference,
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                    Err(error) => Err(error.to_string()),
+                };
+                match saved {
+                    Ok(1) => {
+                        publication.checkpoint = Some(reference);
+                        continue;
+                    }
+                    Ok(_) => AttemptEnd::Failed {
+                        error: "lost the target while saving its container".into(),
+                    },
+                    Err(error) => {
+                        tracing::warn!(error = %error, "could not save the container id; will create another");
+                        AttemptEnd::Pending {
+                            error: "could not save the container id".into(),
+                            not_before: later(state.backoff.delay(attempts), None),
+                        }
+                    }
+                }
             }
-            PublishOutcome::Retryable { reason, .. } => {
-                retry = Some(reason.clone());
-                AttemptEnd::NotCreated { error: reason }
-            }
-            PublishOutcome::Checkpoint { reference: reason }
-            | PublishOutcome::Pending { reason, .. }
-            | PublishOutcome::Ambiguous { reason } => {
-                // Stays `unknown` even on the last delivery: only reconciliation may settle it.
-                retry = Some(reason.clone());
-                AttemptEnd::Unknown { error: reason }
+            PublishOutcome::Pending {
+                reason,
+                retry_after,
+            } => AttemptEnd::Pending {
+                error: reason,
+                not_before: later(retry_after.unwrap_or(PENDING_POLL), None),
+            },
+            PublishOutcome::Retryable {
+                reason,
+                retry_after,
+            } => {
+                if retry_after.is_none() {
+                    state.breakers.failure(platform);
+                }
+                if attempts >= state.max_attempts {
+                    AttemptEnd::Failed {
+                        error: format!("gave up after {attempts} attempts: {reason}"),
+                    }
+                } else {
+                    if let Some(wait) = retry_after {
+                        rate = Some(RateLimit {
+                            remaining: 0,
+                            reset_at: Utc::now()
+                                + chrono::Duration::from_std(wait).unwrap_or_default(),
+                        });
+                    }
+                    AttemptEnd::Pending {
+                        error: reason,
+                        not_before: later(state.backoff.delay(attempts), retry_after),
+                    }
+                }
             }
             PublishOutcome::Terminal { reason } => {
                 tracing::warn!(account.id = %account, reason = %reason, "target failed");
                 AttemptEnd::Failed { error: reason }
             }
+            PublishOutcome::Ambiguous { reason } => {
+                state.breakers.failure(platform);
+                // Stays `unknown` whatever the attempt count: only reconciliation settles it.
+                AttemptEnd::Unknown {
+                    error: reason,
+                    not_before: later(state.backoff.delay(attempts), None),
+                }
+            }
         };
-        let outcome_label = match end {
-            AttemptEnd::Done { .. } => "done",
-            AttemptEnd::NotCreated { .. } => "retry",
-            AttemptEnd::Unknown { .. } => "unknown",
-            AttemptEnd::Failed { .. } => "failed",
-        };
-        metrics::counter!("herald_publish_attempts_total", "platform" => open.platform.clone(), "outcome" => outcome_label).increment(1);
-        posts::finish_attempt(&mut conn, tenant, post_id, account, end).await?;
+        return AttemptResult { end, rate };
     }
-    settle(&state, &mut conn, &message).await?;
-    match retry {
-        Some(reason) => Err(HandlerError::Retry(reason)),
-        None => Ok(()),
+    AttemptResult {
+        end: AttemptEnd::Pending {
+            error: "the platform asked for more steps than expected".into(),
+            not_before: later(state.backoff.delay(attempts), None),
+        },
+        rate,
     }
 }
 
-/// Final status and `post.published` commit together, once.
-async fn settle(
+/// The later of now + `backoff` and now + `retry_after`.
+fn later(backoff: Duration, retry_after: Option<Duration>) -> DateTime<Utc> {
+    let wait = retry_after.map_or(backoff, |r| r.max(backoff));
+    Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60))
+}
+
+/// Refreshes the account's token when it expires soon. Serialised on the account's row, and
+/// re-checked under the lock, so a rotating refresh token is presented once.
+async fn fresh_token(
     state: &State,
-    conn: &mut diesel_async::AsyncPgConnection,
+    tenant: TenantId,
+    account: AccountId,
+    target: &Claimed,
+    adapter: &dyn PlatformAdapter,
+    creds: &mut Creds,
+) -> Result<(), AttemptEnd> {
+    let expiring = target
+        .token_expires_at
+        .is_some_and(|at| at < Utc::now() + REFRESH_AHEAD);
+    if !expiring || target.refresh_token.is_none() {
+        return Ok(());
+    }
+    let retry = |error: String| AttemptEnd::Pending {
+        error,
+        not_before: later(state.backoff.delay(target.attempts), None),
+    };
+    let mut conn = state.db.conn().await.map_err(|e| retry(e.to_string()))?;
+    let refreshed = conn
+        .transaction::<_, RefreshFailure, _>(async |conn| {
+            let Some(current) = accounts::lock(conn, tenant, account).await? else {
+                return Err(RefreshFailure::Refused("the account is gone".into()));
+            };
+            let still_expiring = current
+                .token_expires_at
+                .is_some_and(|at| at < Utc::now() + REFRESH_AHEAD);
+            let Some(refresh_token) = current.refresh_token.filter(|_| still_expiring) else {
+                // Another worker refreshed it meanwhile.
+                return Ok(current.access_token);
+            };
+            let tokens = adapter
+                .refresh(creds, &Secret::new(refresh_token))
+                .await
+                .map_err(|error| match error {
+                    RefreshError::Rejected(reason) => RefreshFailure::Refused(reason),
+                    RefreshError::Unsupported => {
+                        RefreshFailure::Refused("the token expired and cannot be refreshed".into())
+                    }
+                    RefreshError::Unavailable(reason) => RefreshFailure::Later(reason),
+                })?;
+            accounts::store_tokens(
+                conn,
+                tenant,
+                account,
+                tokens.access_token.expose(),
+                tokens.refresh_token.as_ref().map(Secret::expose),
+                tokens.expires_at,
+            )
+            .await?;
+            tracing::info!(account.id = %account, "access token refreshed");
+            Ok(tokens.access_token.expose().to_owned())
+        })
+        .await;
+    match refreshed {
+        Ok(token) => {
+            creds.access_token = Secret::new(token);
+            Ok(())
+        }
+        Err(RefreshFailure::Refused(reason)) => Err(AttemptEnd::Failed {
+            error: format!("the account must be connected again: {reason}"),
+        }),
+        Err(RefreshFailure::Later(reason)) => Err(retry(format!("token refresh failed: {reason}"))),
+        Err(RefreshFailure::Db(error)) => Err(retry(format!("database: {error}"))),
+    }
+}
+
+enum RefreshFailure {
+    Refused(String),
+    Later(String),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for RefreshFailure {
+    fn from(error: diesel::result::Error) -> Self {
+        RefreshFailure::Db(error)
+    }
+}
+
+/// Step 3: every outcome, its events, the budgets, then settle or arm the next round.
+async fn record(
+    state: &State,
     message: &Envelope<PostDue>,
+    claimed: &[Claimed],
+    results: Vec<AttemptResult>,
 ) -> Result<(), HandlerError> {
     let tenant = message.tenant_id;
-    let post_id = message.data.post_id;
+    let due = &message.data;
+    let breakers = &state.breakers;
+    let mut conn = state.db.conn().await?;
     let wrote = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let Some(targets) = posts::settle_post(conn, tenant, post_id).await? else {
-                return Ok(false);
-            };
-            let published: Vec<PublishedTarget> = targets
-                .into_iter()
-                .filter(|(target, _, _)| target.state == "done")
-                .filter_map(|(target, platform, instance_url)| {
-                    Some(PublishedTarget {
-                        account_id: AccountId::from_uuid(target.account_id),
-                        platform: Platform::parse(&platform)?,
-                        instance_url,
-                        remote_id: target.remote_id?,
-                        remote_url: target.remote_url,
-                        published_at: target.published_at?,
-                    })
-                })
-                .collect();
-            if published.is_empty() {
-                return Ok(false);
+            let mut out: Vec<Outgoing> = Vec::new();
+            for (target, result) in claimed.iter().zip(&results) {
+                let account = AccountId::from_uuid(target.account_id);
+                if let Some(rate) = result.rate.filter(|r| r.remaining == 0) {
+                    accounts::rate_limited(conn, tenant, account, rate.reset_at).await?;
+                }
+                let mine = posts::finish_attempt(
+                    conn, tenant, due.post_id, account, target.attempts, &result.end,
+                )
+                .await?;
+                if !mine {
+                    tracing::warn!(account.id = %account, "target was taken over after its lease ran out; outcome left to the new holder");
+                    continue;
+                }
+                let platform = Platform::parse(&target.platform).unwrap_or_default();
+                match &result.end {
+                    AttemptEnd::Done {
+                        remote_id,
+                        remote_url,
+                    } => out.push(Outgoing::message(&message.caused(PostTargetPublished {
+                        post_id: due.post_id,
+                        target: PublishedTarget {
+                            account_id: account,
+                            platform,
+                            instance_url: target.instance_url.clone(),
+                            remote_id: remote_id.clone(),
+                            remote_url: remote_url.clone(),
+                            published_at: Utc::now(),
+                        },
+                    }))),
+                    AttemptEnd::Failed { error } | AttemptEnd::NeedsAttention { error } => {
+                        out.push(Outgoing::message(&message.caused(PostTargetFailed {
+                            post_id: due.post_id,
+                            account_id: account,
+                            platform,
+                            reason: error.clone(),
+                            needs_attention: matches!(
+                                result.end,
+                                AttemptEnd::NeedsAttention { .. }
+                            ),
+                            attempts: target.attempts,
+                        })))
+                    }
+                    AttemptEnd::Pending { .. } | AttemptEnd::Unknown { .. } => {}
+                }
             }
-            let event = message.caused(PostPublished {
-                post_id,
-                targets: published,
-            });
-            outbox::enqueue(conn, &[Outgoing::message(&event)]).await?;
-            Ok(true)
+            match posts::settle_post(conn, tenant, due.post_id).await? {
+                Settled::Final { status, targets } => {
+                    let published: Vec<PublishedTarget> = targets
+                        .iter()
+                        .filter(|t| t.target.state == "done")
+                        .filter_map(|t| {
+                            Some(PublishedTarget {
+                                account_id: AccountId::from_uuid(t.target.account_id),
+                                platform: Platform::parse(&t.platform)?,
+                                instance_url: t.instance_url.clone(),
+                                remote_id: t.target.remote_id.clone()?,
+                                remote_url: t.target.remote_url.clone(),
+                                published_at: t.target.published_at?,
+                            })
+                        })
+                        .collect();
+                    tracing::info!(post.id = %due.post_id, status, published = published.len(), targets = targets.len(), "post settled");
+                    if !published.is_empty() {
+                        out.push(Outgoing::message(&message.caused(PostPublished {
+                            post_id: due.post_id,
+                            partial: published.len() < targets.len(),
+                            targets: published,
+                        })));
+                    }
+                }
+                Settled::Nothing => {}
+                Settled::Open { targets } => {
+                    let wake = next_wake(&targets, breakers);
+                    let round = posts::next_round(conn, tenant, due.post_id, wake).await?;
+                    let next = message.caused(PostDue {
+                        post_id: due.post_id,
+                        generation: due.generation,
+                        due_at: due.due_at,
+                        round,
+                    });
+                    out.push(Outgoing::schedule(
+                        &next,
+                        schedule_subject(tenant, due.post_id),
+                        wake,
+                    ));
+                    tracing::info!(post.id = %due.post_id, round, wake_at = %wake, "targets still open; next round armed");
+                }
+            }
+            outbox::enqueue(conn, &out).await?;
+            Ok(!out.is_empty())
         })
         .await?;
     if wrote {
         state.outbox.wake();
     }
     Ok(())
+}
+
+/// The earliest time an open target may proceed.
+fn next_wake(targets: &[posts::SettleRow], breakers: &crate::resilience::Breakers) -> DateTime<Utc> {
+    let now = Utc::now();
+    targets
+        .iter()
+        .filter(|t| posts::OPEN_STATES.contains(&t.target.state.as_str()))
+        .map(|t| {
+            if t.target.state == "in_flight" {
+                return t.target.lease_until.unwrap_or(now);
+            }
+            let circuit = Platform::parse(&t.platform).and_then(|p| breakers.open_until(p));
+            [t.target.not_before, t.rate_limited_until, circuit]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(now)
+        })
+        .min()
+        .unwrap_or(now)
+        .max(now)
 }

@@ -29,6 +29,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
         cancelled_at -> Nullable<Timestamptz>,
+        round -> Integer,
+        wake_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -76,8 +76,9 @@ impl World {
     pub async fn connect_account(&self, token: &str) -> anyhow::Result<AccountView> {
         let request = ConnectAccountRequest {
             platform: Platform::Mastodon,
-            instance_url: self.sandbox.base_url().to_owned(),
-            access_token: token.into(),
+            instance_url: Some(self.sandbox.base_url().to_owned()),
+            access_token: Some(token.into()),
+            ..ConnectAccountRequest::default()
         };
         Ok(herald_kit::rpc::call::<ConnectAccount>(
             &self.client,

@@ -19,7 +19,7 @@ async fn schedule(
 ) -> anyhow::Result<PostView> {
     let request = CreatePostRequest {
         text: text.into(),
-        scheduled_at: Utc::now() + chrono::Duration::seconds(in_secs),
+        scheduled_at: Some(Utc::now() + chrono::Duration::seconds(in_secs)),
         account_ids: accounts,
     };
     Ok(call::<CreatePost>(
@@ -78,7 +78,7 @@ async fn a_scheduled_post_is_published_once_at_its_time() -> anyhow::Result<()> 
         done.targets[0].remote_id.as_deref(),
         Some(ledger[0].status_id.to_string().as_str())
     );
-    assert!(done.published_at.is_some_and(|at| at >= post.scheduled_at));
+    assert!(done.published_at.is_some_and(|at| Some(at) >= post.scheduled_at));
 
     let published = wait_for(
         "post.published on the stream",
@@ -254,7 +254,7 @@ async fn bad_input_is_refused_with_a_clear_error_and_other_tenants_see_nothing()
     assert_eq!(other.code, herald_contracts::rpc::ErrorCode::NotFound);
     let request = CreatePostRequest {
         text: "x".into(),
-        scheduled_at: Utc::now(),
+        scheduled_at: Some(Utc::now()),
         account_ids: vec![account.id],
     };
     let foreign = call::<CreatePost>(&world.client, "t", Some(stranger), request, RPC_TIMEOUT)
@@ -331,7 +331,7 @@ async fn a_post_whose_schedule_was_lost_is_re_armed_and_published_once() -> anyh
     )
     .await?;
     assert!(
-        done.published_at.is_some_and(|at| at >= post.scheduled_at),
+        done.published_at.is_some_and(|at| Some(at) >= post.scheduled_at),
         "never early"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -7,5 +7,8 @@ pub mod renders;
 
 pub use identity::UserRegistered;
 pub use insights::CollectMetrics;
-pub use posts::{Platform, PostDue, PostPublished, PublishedTarget};
+pub use posts::{
+    Platform, PostCancelled, PostDue, PostPublished, PostScheduled, PostTargetFailed,
+    PostTargetPublished, PublishedTarget,
+};
 pub use renders::{RenderCompleted, RenderFailed, RenderRequested};

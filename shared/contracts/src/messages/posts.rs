@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 
 /// A social network Herald publishes to.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
+    #[default]
     Mastodon,
     Bluesky,
     X,
@@ -69,6 +70,8 @@ pub fn due_subject(tenant: TenantId, post: PostId) -> String {
 pub const DUE_FILTER: &str = "posts.due.>";
 /// Filter for every `post.published` of every tenant.
 pub const PUBLISHED_FILTER: &str = "posts.published.>";
+/// Filter for every `post.target.failed` of every tenant.
+pub const TARGET_FAILED_FILTER: &str = "posts.target.failed.>";
 
 /// A post's time has come. Published as a JetStream scheduled message; `generation` grows with
 /// every reschedule so an old schedule that still fires is recognised as stale.
@@ -77,7 +80,12 @@ pub const PUBLISHED_FILTER: &str = "posts.published.>";
 pub struct PostDue {
     pub post_id: PostId,
     pub generation: i32,
+    /// When the post is due (the first round's time, kept by every retry round).
     pub due_at: DateTime<Utc>,
+    /// 0 for the post's time; each retry round (a target waiting for backoff, a rate limit
+    /// or an open circuit) arms the next one. Only the post's current round is acted on.
+    #[serde(default)]
+    pub round: i32,
 }
 
 impl Message for PostDue {
@@ -87,7 +95,11 @@ impl Message for PostDue {
         due_subject(tenant, self.post_id)
     }
     fn message_id(&self) -> String {
-        format!("post.due:{}:{}", self.post_id, self.generation)
+        if self.round == 0 {
+            format!("post.due:{}:{}", self.post_id, self.generation)
+        } else {
+            format!("post.due:{}:{}:{}", self.post_id, self.generation, self.round)
+        }
     }
 }
 
@@ -105,12 +117,16 @@ pub struct PublishedTarget {
     pub published_at: DateTime<Utc>,
 }
 
-/// Every target of a post has been published.
+/// Every target of a post has settled and at least one reached its platform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostPublished {
     pub post_id: PostId,
+    /// The targets that were published (failed ones had their own `post.target.failed`).
     pub targets: Vec<PublishedTarget>,
+    /// True when some targets failed or were cancelled (`partially_published`).
+    #[serde(default)]
+    pub partial: bool,
 }
 
 impl Message for PostPublished {
@@ -121,5 +137,94 @@ impl Message for PostPublished {
     }
     fn message_id(&self) -> String {
         format!("post.published:{}", self.post_id)
+    }
+}
+
+/// A post was scheduled (created with a time, or rescheduled: `generation` grows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostScheduled {
+    pub post_id: PostId,
+    pub generation: i32,
+    pub scheduled_at: DateTime<Utc>,
+    pub account_ids: Vec<AccountId>,
+}
+
+impl Message for PostScheduled {
+    const TYPE: &'static str = "post.scheduled";
+    const VERSION: u32 = 1;
+    fn subject(&self, tenant: TenantId) -> String {
+        format!("posts.scheduled.{tenant}.{}", self.post_id)
+    }
+    fn message_id(&self) -> String {
+        format!("post.scheduled:{}:{}", self.post_id, self.generation)
+    }
+}
+
+/// One target of a post reached its platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostTargetPublished {
+    pub post_id: PostId,
+    pub target: PublishedTarget,
+}
+
+impl Message for PostTargetPublished {
+    const TYPE: &'static str = "post.target.published";
+    const VERSION: u32 = 1;
+    fn subject(&self, tenant: TenantId) -> String {
+        format!("posts.target.published.{tenant}.{}", self.post_id)
+    }
+    fn message_id(&self) -> String {
+        format!(
+            "post.target.published:{}:{}",
+            self.post_id, self.target.account_id
+        )
+    }
+}
+
+/// One target of a post will not be published by Herald: it failed for good, or it needs a
+/// person (its outcome cannot be verified, so it is not retried blindly).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostTargetFailed {
+    pub post_id: PostId,
+    pub account_id: AccountId,
+    pub platform: Platform,
+    pub reason: String,
+    /// The post may or may not be on the platform: a person must look.
+    pub needs_attention: bool,
+    pub attempts: i32,
+}
+
+impl Message for PostTargetFailed {
+    const TYPE: &'static str = "post.target.failed";
+    const VERSION: u32 = 1;
+    fn subject(&self, tenant: TenantId) -> String {
+        format!("posts.target.failed.{tenant}.{}", self.post_id)
+    }
+    fn message_id(&self) -> String {
+        format!("post.target.failed:{}:{}", self.post_id, self.account_id)
+    }
+}
+
+/// A post was cancelled before all its targets were published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostCancelled {
+    pub post_id: PostId,
+    pub generation: i32,
+    /// Targets already published before the cancel (they stay published).
+    pub published_targets: i32,
+}
+
+impl Message for PostCancelled {
+    const TYPE: &'static str = "post.cancelled";
+    const VERSION: u32 = 1;
+    fn subject(&self, tenant: TenantId) -> String {
+        format!("posts.cancelled.{tenant}.{}", self.post_id)
+    }
+    fn message_id(&self) -> String {
+        format!("post.cancelled:{}", self.post_id)
     }
 }

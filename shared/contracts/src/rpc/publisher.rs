@@ -7,13 +7,36 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Credentials for one platform account; which fields a platform needs:
+/// - mastodon: `instance_url`, `access_token`;
+/// - bluesky: `identifier` (handle or DID) and `password` (an app password, used once to open a
+///   session and never stored);
+/// - x: `access_token`, optional `refresh_token` and `expires_in` (OAuth 2.0);
+/// - linkedin: `access_token`, optional `account_ref` (an organization URN to post as);
+/// - facebook: `access_token` (a Page token) and `account_ref` (the page id);
+/// - instagram: `access_token` and `account_ref` (the Instagram user id);
+/// - threads: `access_token`, optional `refresh_token`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectAccountRequest {
     pub platform: Platform,
-    /// The platform's API base URL (a Mastodon instance), e.g. `https://mastodon.social`.
-    pub instance_url: String,
-    pub access_token: String,
+    /// The Mastodon instance, e.g. `https://mastodon.social` (other platforms use the
+    /// configured API endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Seconds until `access_token` expires, as the platform's OAuth response said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -26,11 +49,37 @@ pub struct AccountView {
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListAccountsRequest {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountList {
+    pub accounts: Vec<AccountView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectAccountRequest {
+    pub account_id: AccountId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Disconnected {
+    pub account_id: AccountId,
+    /// Targets of unpublished posts that will now fail (the account is gone).
+    pub open_targets: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
     pub text: String,
-    pub scheduled_at: DateTime<Utc>,
+    /// When to publish; absent makes a draft (schedule it later with reschedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub account_ids: Vec<AccountId>,
 }
 
@@ -40,13 +89,90 @@ pub struct GetPostRequest {
     pub post_id: PostId,
 }
 
+/// Edit a draft or scheduled post: any field left out stays as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePostRequest {
+    pub post_id: PostId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_ids: Option<Vec<AccountId>>,
+}
+
+/// Schedule a draft, or move a scheduled post to another time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReschedulePostRequest {
+    pub post_id: PostId,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelPostRequest {
+    pub post_id: PostId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListPostsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PostStatus>,
+    /// Page size, 1 to 100 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<PostId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostList {
+    pub posts: Vec<PostView>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next: Option<PostId>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PostStatus {
+    Draft,
     Scheduled,
     Publishing,
     Published,
+    PartiallyPublished,
     Failed,
+    Cancelled,
+}
+
+impl PostStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PostStatus::Draft => "draft",
+            PostStatus::Scheduled => "scheduled",
+            PostStatus::Publishing => "publishing",
+            PostStatus::Published => "published",
+            PostStatus::PartiallyPublished => "partially_published",
+            PostStatus::Failed => "failed",
+            PostStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            PostStatus::Draft,
+            PostStatus::Scheduled,
+            PostStatus::Publishing,
+            PostStatus::Published,
+            PostStatus::PartiallyPublished,
+            PostStatus::Failed,
+            PostStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -57,6 +183,36 @@ pub enum TargetState {
     Done,
     Failed,
     Unknown,
+    NeedsAttention,
+    Cancelled,
+}
+
+impl TargetState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TargetState::Pending => "pending",
+            TargetState::InFlight => "in_flight",
+            TargetState::Done => "done",
+            TargetState::Failed => "failed",
+            TargetState::Unknown => "unknown",
+            TargetState::NeedsAttention => "needs_attention",
+            TargetState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            TargetState::Pending,
+            TargetState::InFlight,
+            TargetState::Done,
+            TargetState::Failed,
+            TargetState::Unknown,
+            TargetState::NeedsAttention,
+            TargetState::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -69,6 +225,8 @@ pub struct TargetView {
     pub remote_id: Option<String>,
     pub remote_url: Option<String>,
     pub last_error: Option<String>,
+    /// No attempt before this time (backoff, rate limit, open circuit).
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -77,21 +235,47 @@ pub struct PostView {
     pub id: PostId,
     pub text: String,
     pub status: PostStatus,
-    pub scheduled_at: DateTime<Utc>,
+    /// Absent for a draft.
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
     pub targets: Vec<TargetView>,
 }
 
 rpc!(
-    /// Connect a social account (its token is verified with the platform first).
+    /// Connect a social account (its credentials are verified with the platform first).
     ConnectAccount, "publisher", "accounts.connect", true, ConnectAccountRequest, AccountView
 );
 rpc!(
-    /// Create and schedule a post.
+    /// The tenant's connected accounts.
+    ListAccounts, "publisher", "accounts.list", true, ListAccountsRequest, AccountList
+);
+rpc!(
+    /// Disconnect an account: its tokens are erased; its unpublished targets fail.
+    DisconnectAccount, "publisher", "accounts.disconnect", true, DisconnectAccountRequest, Disconnected
+);
+rpc!(
+    /// Create a post: scheduled when it has a time, otherwise a draft.
     CreatePost, "publisher", "posts.create", true, CreatePostRequest, PostView
 );
 rpc!(
     /// Read a post with its per-target status.
     GetPost, "publisher", "posts.get", true, GetPostRequest, PostView
+);
+rpc!(
+    /// Edit the text or targets of a draft or scheduled post.
+    UpdatePost, "publisher", "posts.update", true, UpdatePostRequest, PostView
+);
+rpc!(
+    /// Schedule a draft or move a scheduled post.
+    ReschedulePost, "publisher", "posts.reschedule", true, ReschedulePostRequest, PostView
+);
+rpc!(
+    /// Cancel a post: no target is published after a confirmed cancel.
+    CancelPost, "publisher", "posts.cancel", true, CancelPostRequest, PostView
+);
+rpc!(
+    /// The tenant's posts, newest first.
+    ListPosts, "publisher", "posts.list", true, ListPostsRequest, PostList
 );

@@ -62,8 +62,9 @@ pub async fn demo_tenant(gateway: &str, sandbox: &str) -> Result<Seeded> {
 
     let connect = ConnectAccountRequest {
         platform: Platform::Mastodon,
-        instance_url: sandbox.to_owned(),
-        access_token: SANDBOX_TOKEN.into(),
+        instance_url: Some(sandbox.to_owned()),
+        access_token: Some(SANDBOX_TOKEN.into()),
+        ..ConnectAccountRequest::default()
     };
     let response = client
         .post(format!("{gateway}/v1/accounts"))
