@@ -1,7 +1,8 @@
 //! heraldctl: the operator's tool. `up` runs the whole fleet locally, `migrate` runs every
 //! service's migrations as a one-off (the Kubernetes Job), `schemas` writes or checks the
-//! contracts' JSON Schemas.
+//! contracts' JSON Schemas, `dlq` lists, shows and replays dead letters.
 
+mod dlq;
 mod migrate;
 mod schemas;
 mod up;
@@ -35,6 +36,8 @@ enum Command {
     Migrate,
     /// Run the whole fleet locally on embedded defaults until Ctrl-C
     Up(up::Args),
+    /// List, show and replay dead letters (the DLQ stream)
+    Dlq(dlq::Args),
 }
 
 #[tokio::main]
@@ -45,6 +48,7 @@ async fn main() -> ExitCode {
         Command::Schemas { check } => schemas::run(&root, check),
         Command::Migrate => migrate::run().await,
         Command::Up(args) => up::run(root, args).await,
+        Command::Dlq(args) => dlq::run(args).await,
     };
     result.unwrap_or_else(|error| {
         eprintln!("heraldctl: {error:#}");

@@ -1,7 +1,8 @@
 //! End-to-end tests: all seven services running against one nats-server and one database,
 //! driven only through the gateway's public HTTP API, with the sandbox standing in for
-//! Mastodon.
+//! Mastodon; and `heraldctl dlq` run as a binary against a bare nats-server.
 
+mod dlq;
 mod errors;
 mod fleet;
 mod flow;
