@@ -52,8 +52,7 @@ impl Breakers {
     pub fn new(threshold: u32, open_for: Duration) -> Self {
         Self {
             threshold: threshold.max(1),
-            open_for: chrono::Duration::from_std(open_for)
-                .unwrap_or(chrono::Duration::seconds(30)),
+            open_for: chrono::Duration::from_std(open_for).unwrap_or(chrono::Duration::seconds(30)),
             circuits: Mutex::new(HashMap::new()),
         }
     }

@@ -49,7 +49,9 @@ pub async fn handle(
     };
     let expires_in = request.expires_in;
     if expires_in.is_some_and(|s| !(0..=10 * 365 * 86_400).contains(&s)) {
-        return Err(RpcError::invalid("expires_in: must be between 0 and ten years"));
+        return Err(RpcError::invalid(
+            "expires_in: must be between 0 and ten years",
+        ));
     }
     let input = ConnectInput {
         base_url: base_url.clone(),

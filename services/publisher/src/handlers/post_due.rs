@@ -18,16 +18,16 @@
 
 use crate::State;
 use crate::adapters::{
-    Creds, PlatformAdapter, PublishOutcome, Publication, RateLimit, Reconciled, RefreshError,
+    Creds, PlatformAdapter, Publication, PublishOutcome, RateLimit, Reconciled, RefreshError,
 };
 use crate::repo::accounts;
 use crate::repo::posts::{self, AttemptEnd, Claimed, Settled};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
+use herald_contracts::messages::posts::schedule_subject;
 use herald_contracts::messages::{
     Platform, PostDue, PostPublished, PostTargetFailed, PostTargetPublished, PublishedTarget,
 };
-use herald_contracts::messages::posts::schedule_subject;
 use herald_contracts::{AccountId, Envelope, PostId, TenantId};
 use herald_kit::futures::future::{BoxFuture, join_all};
 use herald_kit::{Delivery, Handler, HandlerError, Outgoing, Secret, outbox};
@@ -84,7 +84,9 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
                 return Ok(Claim::Skip("stale round (a later round is armed)"));
             }
             if post.status != "scheduled" && post.status != "publishing" {
-                return Ok(Claim::Skip("post is not publishable (settled, draft or cancelled)"));
+                return Ok(Claim::Skip(
+                    "post is not publishable (settled, draft or cancelled)",
+                ));
             }
             posts::mark_publishing(conn, tenant, due.post_id).await?;
             let claimed = posts::claim_targets(conn, tenant, due.post_id, lease, &paused).await?;
@@ -165,7 +167,8 @@ async fn attempt(
         remote_account_id: target.remote_account_id.clone(),
         access_token: Secret::new(target.access_token.clone()),
     };
-    if let Err(end) = fresh_token(state, tenant, account, target, adapter.as_ref(), &mut creds).await
+    if let Err(end) =
+        fresh_token(state, tenant, account, target, adapter.as_ref(), &mut creds).await
     {
         return AttemptResult::of(end);
     }
@@ -177,7 +180,18 @@ async fn attempt(
         image_url: None,
     };
     let started = std::time::Instant::now();
-    let result = run_attempt(state, tenant, post_id, account, platform, adapter.as_ref(), &creds, &mut publication, target).await;
+    let result = run_attempt(
+        state,
+        tenant,
+        post_id,
+        account,
+        platform,
+        adapter.as_ref(),
+        &creds,
+        &mut publication,
+        target,
+    )
+    .await;
     metrics::histogram!("herald_platform_call_seconds", "platform" => platform.as_str())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("herald_publish_attempts_total", "platform" => platform.as_str(), "outcome" => result.end.label())
@@ -221,7 +235,9 @@ async fn run_attempt(
                 tracing::warn!(account.id = %account, reason = %reason, "outcome cannot be verified; a person must decide");
                 return AttemptResult {
                     end: AttemptEnd::NeedsAttention {
-                        error: format!("the earlier attempt's outcome is unknown and cannot be checked: {reason}"),
+                        error: format!(
+                            "the earlier attempt's outcome is unknown and cannot be checked: {reason}"
+                        ),
                     },
                     rate: reply.rate,
                 };
@@ -540,7 +556,10 @@ async fn record(
 }
 
 /// The earliest time an open target may proceed.
-fn next_wake(targets: &[posts::SettleRow], breakers: &crate::resilience::Breakers) -> DateTime<Utc> {
+fn next_wake(
+    targets: &[posts::SettleRow],
+    breakers: &crate::resilience::Breakers,
+) -> DateTime<Utc> {
     let now = Utc::now();
     targets
         .iter()

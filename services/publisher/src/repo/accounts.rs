@@ -151,9 +151,9 @@ pub async fn store_tokens(
         .filter(accounts::disconnected_at.is_null())
         .set((
             accounts::access_token.eq(access_token),
-            accounts::refresh_token.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-                "COALESCE(",
-            )
+            accounts::refresh_token.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            >("COALESCE(")
             .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(refresh_token)
             .sql(", refresh_token)")),
             accounts::token_expires_at.eq(expires_at),

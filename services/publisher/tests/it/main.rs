@@ -3,6 +3,7 @@
 
 mod adapters;
 mod crash;
+mod lifecycle;
 mod publish;
 
 use herald_contracts::TenantId;
@@ -100,3 +101,18 @@ impl World {
 }
 
 pub use herald_testkit::read_stream;
+
+/// Makes the platform refuse an account's token from now on (an empty bearer token is
+/// refused), as when a user revokes Herald's access on the platform.
+pub async fn revoke_token_in_db(
+    db_url: &str,
+    account: herald_contracts::AccountId,
+) -> anyhow::Result<()> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(db_url).await?;
+    diesel::sql_query("UPDATE publisher.accounts SET access_token = '' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(account.as_uuid())
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}

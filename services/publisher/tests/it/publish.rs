@@ -78,7 +78,10 @@ async fn a_scheduled_post_is_published_once_at_its_time() -> anyhow::Result<()> 
         done.targets[0].remote_id.as_deref(),
         Some(ledger[0].status_id.to_string().as_str())
     );
-    assert!(done.published_at.is_some_and(|at| Some(at) >= post.scheduled_at));
+    assert!(
+        done.published_at
+            .is_some_and(|at| Some(at) >= post.scheduled_at)
+    );
 
     let published = wait_for(
         "post.published on the stream",
@@ -331,7 +334,8 @@ async fn a_post_whose_schedule_was_lost_is_re_armed_and_published_once() -> anyh
     )
     .await?;
     assert!(
-        done.published_at.is_some_and(|at| Some(at) >= post.scheduled_at),
+        done.published_at
+            .is_some_and(|at| Some(at) >= post.scheduled_at),
         "never early"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -8,7 +8,18 @@ use serde::{Deserialize, Serialize};
 
 /// A social network Herald publishes to.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
@@ -98,7 +109,10 @@ impl Message for PostDue {
         if self.round == 0 {
             format!("post.due:{}:{}", self.post_id, self.generation)
         } else {
-            format!("post.due:{}:{}:{}", self.post_id, self.generation, self.round)
+            format!(
+                "post.due:{}:{}:{}",
+                self.post_id, self.generation, self.round
+            )
         }
     }
 }

@@ -38,10 +38,11 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    /// The same window with nothing left, as a throttled answer reports it.
-    pub(crate) fn exhausted(self) -> Window {
+    /// Nothing left until `reset` (a burst limit shorter than the window).
+    pub(crate) fn exhausted_until(self, reset: DateTime<Utc>) -> Window {
         Window {
             remaining: 0,
+            reset,
             ..self
         }
     }

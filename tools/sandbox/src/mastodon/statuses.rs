@@ -112,8 +112,12 @@ fn commit(
             fault = "rate_limit",
             "mastodon create throttled by injected fault"
         );
+        // An injected throttle is a short burst limit: it resets in a couple of seconds, so
+        // faulted runs wait seconds rather than the statuses window's three hours.
         let window = state.mastodon.rate.peek(account.id, STATUSES, now);
-        return Err(ApiError::RateLimited(window.exhausted()));
+        return Err(ApiError::RateLimited(
+            window.exhausted_until(now + chrono::Duration::seconds(2)),
+        ));
     }
     let params = params?;
     if let Some(key) = key

@@ -115,6 +115,7 @@ async fn reschedule(
 async fn cancel(ctx: Ctx, id: web::Path<String>) -> Result<web::Json<PostView>, ApiError> {
     let post_id = path_id(&id)?;
     Ok(web::Json(
-        ctx.call::<CancelPost>(CancelPostRequest { post_id }).await?,
+        ctx.call::<CancelPost>(CancelPostRequest { post_id })
+            .await?,
     ))
 }
