@@ -1,18 +1,47 @@
-//! X's API as an adapter sees it, served under `/x`.
+//! X's API v2 as an adapter sees it, served under `/x` (so `http://127.0.0.1:PORT/x` stands
+//! for `https://api.x.com`):
+//!
+//! - `GET /2/users/me`: the token's user (connect);
+//! - `POST /2/tweets`: creates a tweet (201), refuses a text its author posted in the last
+//!   24 hours with 403 "duplicate content"; the publishing faults apply here;
+//! - `GET /2/users/:id/tweets?start_time=&max_results=&pagination_token=&tweet.fields=`:
+//!   recent tweets, newest first (reconciliation);
+//! - `GET /2/tweets?ids=&tweet.fields=public_metrics`: lookup with deterministic metrics
+//!   ([`public_metrics_for`]);
+//! - `POST /2/oauth2/token`: refresh (and authorization-code) grants.
+//!
+//! Every answer of a rate-limited endpoint carries `x-rate-limit-*`; errors are X's problem
+//! JSON. Tokens and their test conventions (`expired-`, `noscope-`, `keep-`) are described in
+//! `auth.rs` and `oauth.rs`. Not modelled: media upload, replies, quotes, polls, deletion,
+//! app-wide 24-hour limits.
 
-use actix_web::web;
+mod auth;
+mod error;
+mod oauth;
+mod rate_limit;
+mod render;
+mod store;
+mod tweets;
+mod users;
 
-/// Everything this platform remembers; part of the sandbox's one locked state.
-#[derive(Debug, Default)]
-pub(crate) struct XState {}
+use actix_web::{HttpResponse, ResponseError, web};
 
-impl XState {
-    /// Forgets what a test could observe (keep id generators if the platform has any).
-    pub(crate) fn reset(&mut self) {
-        *self = Self::default();
-    }
-}
+pub use render::{PublicMetrics, public_metrics_for};
+pub(crate) use store::XState;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/x"));
+    cfg.service(
+        web::scope("/x/2")
+            // `me` is registered before `{id}` routes so it is not taken for an id.
+            .route("/users/me", web::get().to(users::me))
+            .route("/users/{id}/tweets", web::get().to(users::tweets))
+            .route("/tweets", web::post().to(tweets::create))
+            .route("/tweets", web::get().to(tweets::lookup))
+            .route("/oauth2/token", web::post().to(oauth::token))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found() -> HttpResponse {
+    error::XError::NotFound.error_response()
 }
