@@ -2,4 +2,5 @@
 
 pub mod list_notifications;
 pub mod post_published;
+pub mod target_failed;
 pub mod user_registered;

@@ -50,36 +50,20 @@ impl TxHandler<PostPublished> for NotifyPublished {
         _delivery: &'a Delivery,
     ) -> BoxFuture<'a, Result<Vec<Outgoing>, HandlerError>> {
         Box::pin(async move {
-            let tenant = message.tenant_id;
             let post = &message.data;
             let body = summary(post);
-            let new = NewNotification {
-                kind: KIND,
-                title: TITLE,
-                body: &body,
-                source_message_id: &message.id,
-            };
-            let Some(notification_id) = notifications::insert(conn, tenant, &new).await? else {
-                tracing::info!(post.id = %post.post_id, "notification exists already");
-                return Ok(Vec::new());
-            };
             let email_body = email_body(post);
-            let queued: Vec<NewDelivery> = recipients::of_tenant(conn, tenant)
-                .await?
-                .into_iter()
-                .map(|recipient| NewDelivery {
-                    message_id: mbox::message_id_for(
-                        &message.id,
-                        recipient.user_id,
-                        &self.message_id_domain,
-                    ),
-                    to_address: recipient.email,
-                    subject: TITLE.to_owned(),
-                    body: email_body.clone(),
-                })
-                .collect();
-            let emails = deliveries::insert(conn, tenant, notification_id, &queued).await?;
-            tracing::info!(post.id = %post.post_id, notification.id = %notification_id, emails, "notification created");
+            notify_tenant(
+                conn,
+                message.tenant_id,
+                &message.id,
+                KIND,
+                TITLE,
+                &body,
+                &email_body,
+                &self.message_id_domain,
+            )
+            .await?;
             Ok(Vec::new())
         })
     }
@@ -87,4 +71,46 @@ impl TxHandler<PostPublished> for NotifyPublished {
     fn after_commit(&self) {
         self.mail.wake();
     }
+}
+
+/// One in-app notification and one queued email per recipient of the tenant, keyed by the
+/// source message so a redelivery adds nothing. Returns whether it was new.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn notify_tenant(
+    conn: &mut AsyncPgConnection,
+    tenant: herald_contracts::TenantId,
+    source_message_id: &str,
+    kind: &str,
+    title: &str,
+    body: &str,
+    email_body: &str,
+    message_id_domain: &str,
+) -> Result<bool, HandlerError> {
+    let new = NewNotification {
+        kind,
+        title,
+        body,
+        source_message_id,
+    };
+    let Some(notification_id) = notifications::insert(conn, tenant, &new).await? else {
+        tracing::info!(source = source_message_id, "notification exists already");
+        return Ok(false);
+    };
+    let queued: Vec<NewDelivery> = recipients::of_tenant(conn, tenant)
+        .await?
+        .into_iter()
+        .map(|recipient| NewDelivery {
+            message_id: mbox::message_id_for(
+                source_message_id,
+                recipient.user_id,
+                message_id_domain,
+            ),
+            to_address: recipient.email,
+            subject: title.to_owned(),
+            body: email_body.to_owned(),
+        })
+        .collect();
+    let emails = deliveries::insert(conn, tenant, notification_id, &queued).await?;
+    tracing::info!(kind, notification.id = %notification_id, emails, "notification created");
+    Ok(true)
 }

@@ -248,7 +248,7 @@ impl PlatformConfig {
                 .map(|v| Some(v).filter(|v| !v.is_empty()))?,
             x_client_secret: own.optional_secret("X_CLIENT_SECRET")?,
             linkedin_url: url("LINKEDIN_URL", "https://api.linkedin.com")?,
-            linkedin_version: own.optional("LINKEDIN_VERSION", "202510".to_owned())?,
+            linkedin_version: own.optional("LINKEDIN_VERSION", "202611".to_owned())?,
             facebook_url: url("FACEBOOK_URL", "https://graph.facebook.com")?,
             graph_version: own.optional("GRAPH_VERSION", "v23.0".to_owned())?,
             instagram_url: url("INSTAGRAM_URL", "https://graph.facebook.com")?,

@@ -375,7 +375,7 @@ async fn fresh_token(
     let expiring = target
         .token_expires_at
         .is_some_and(|at| at < Utc::now() + REFRESH_AHEAD);
-    if !expiring || target.refresh_token.is_none() {
+    if !expiring {
         return Ok(());
     }
     let retry = |error: String| AttemptEnd::Pending {
@@ -391,20 +391,32 @@ async fn fresh_token(
             let still_expiring = current
                 .token_expires_at
                 .is_some_and(|at| at < Utc::now() + REFRESH_AHEAD);
-            let Some(refresh_token) = current.refresh_token.filter(|_| still_expiring) else {
+            if !still_expiring {
                 // Another worker refreshed it meanwhile.
                 return Ok(current.access_token);
+            }
+            let expired = current.token_expires_at.is_some_and(|at| at <= Utc::now());
+            // Meta's long-lived tokens refresh themselves: no refresh token, the access token
+            // is presented instead.
+            let presented = current
+                .refresh_token
+                .clone()
+                .unwrap_or_else(|| current.access_token.clone());
+            let tokens = match adapter.refresh(creds, &Secret::new(presented)).await {
+                Ok(tokens) => tokens,
+                Err(RefreshError::Unsupported) if !expired => return Ok(current.access_token),
+                Err(RefreshError::Unsupported) => {
+                    return Err(RefreshFailure::Refused(
+                        "the token expired and cannot be refreshed".into(),
+                    ));
+                }
+                Err(RefreshError::Rejected(reason)) => return Err(RefreshFailure::Refused(reason)),
+                Err(RefreshError::Unavailable(reason)) if !expired => {
+                    tracing::warn!(account.id = %account, reason = %reason, "token refresh failed; the current token is still valid");
+                    return Ok(current.access_token);
+                }
+                Err(RefreshError::Unavailable(reason)) => return Err(RefreshFailure::Later(reason)),
             };
-            let tokens = adapter
-                .refresh(creds, &Secret::new(refresh_token))
-                .await
-                .map_err(|error| match error {
-                    RefreshError::Rejected(reason) => RefreshFailure::Refused(reason),
-                    RefreshError::Unsupported => {
-                        RefreshFailure::Refused("the token expired and cannot be refreshed".into())
-                    }
-                    RefreshError::Unavailable(reason) => RefreshFailure::Later(reason),
-                })?;
             accounts::store_tokens(
                 conn,
                 tenant,

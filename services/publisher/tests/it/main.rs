@@ -1,6 +1,9 @@
 //! publisher's integration tests: a real nats-server per test, a fresh database per test, the
 //! sandbox standing in for Mastodon.
 
+// A failed unwrap is a failed test, with the value in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod adapters;
 mod crash;
 mod lifecycle;
