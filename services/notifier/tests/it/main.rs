@@ -8,3 +8,4 @@ mod delivery;
 mod post_published;
 mod process;
 mod support;
+mod target_failed;
