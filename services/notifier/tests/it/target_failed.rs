@@ -26,8 +26,7 @@ fn failed(tenant: TenantId, needs_attention: bool) -> Envelope<PostTargetFailed>
 }
 
 #[tokio::test]
-async fn each_failed_target_notifies_once_and_asks_for_attention_when_unverifiable() -> Result<()>
-{
+async fn each_failed_target_notifies_once_and_asks_for_attention_when_unverifiable() -> Result<()> {
     let notifier = spawn_notifier().await?;
     let tenant = TenantId::new();
     let registered = Envelope::new(
