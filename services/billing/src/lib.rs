@@ -5,7 +5,7 @@ pub mod handlers;
 pub mod repo;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use herald_contracts::messages::posts::PUBLISHED_FILTER;
+use herald_contracts::messages::posts::TARGET_PUBLISHED_FILTER;
 use herald_contracts::rpc::billing::GetUsage;
 use herald_contracts::streams::{BILLING, POSTS};
 use herald_kit::{App, ConsumerSpec, Env, KitError, ServiceInfo};
@@ -27,7 +27,7 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let mut app = App::start(info(), &env).await?;
     let db = app.db()?;
     app.consume_tx(
-        ConsumerSpec::new(POSTS, "billing-usage", PUBLISHED_FILTER),
+        ConsumerSpec::new(POSTS, "billing-usage", TARGET_PUBLISHED_FILTER),
         handlers::post_published::MeterPublished,
     )
     .await?;

@@ -1,9 +1,11 @@
-//! `post.published` → one usage row (`published_targets` = number of targets reached).
+//! `post.target.published` → one usage row of one `published_targets`. Metered per target
+//! as each one reaches its platform, so a post cancelled or failed after some of its targets
+//! were published is still billed for those.
 
 use crate::repo;
 use diesel_async::AsyncPgConnection;
 use herald_contracts::Envelope;
-use herald_contracts::messages::PostPublished;
+use herald_contracts::messages::PostTargetPublished;
 use herald_kit::futures::future::BoxFuture;
 use herald_kit::{Delivery, HandlerError, Outgoing, TxHandler};
 
@@ -11,16 +13,15 @@ pub const PUBLISHED_TARGETS: &str = "published_targets";
 
 pub struct MeterPublished;
 
-impl TxHandler<PostPublished> for MeterPublished {
+impl TxHandler<PostTargetPublished> for MeterPublished {
     fn handle<'a>(
         &'a self,
         conn: &'a mut AsyncPgConnection,
-        message: &'a Envelope<PostPublished>,
+        message: &'a Envelope<PostTargetPublished>,
         _delivery: &'a Delivery,
     ) -> BoxFuture<'a, Result<Vec<Outgoing>, HandlerError>> {
         Box::pin(async move {
-            let quantity = i64::try_from(message.data.targets.len())
-                .map_err(|_| HandlerError::terminal("too many targets"))?;
+            let quantity = 1;
             repo::record_usage(
                 conn,
                 message.tenant_id,
@@ -30,7 +31,7 @@ impl TxHandler<PostPublished> for MeterPublished {
                 message.occurred_at,
             )
             .await?;
-            tracing::info!(post.id = %message.data.post_id, quantity, "usage recorded");
+            tracing::info!(post.id = %message.data.post_id, account.id = %message.data.target.account_id, "usage recorded");
             Ok(Vec::new())
         })
     }

@@ -15,11 +15,11 @@ async fn a_republish_outside_the_duplicate_window_is_metered_once() -> anyhow::R
         &[("HERALD_DUPLICATE_WINDOW_SECS", "1")],
     );
     let service = Running::spawn(herald_billing::start(env).await?);
-    let event = world.published(3);
+    let event = world.published();
     let first = world.publish(&event, &event.id).await?;
     assert!(!first.duplicate);
     wait_for("usage recorded", Duration::from_secs(20), || async {
-        (world.usage_total().await.ok()? == 3).then_some(())
+        (world.usage_total().await.ok()? == 1).then_some(())
     })
     .await?;
 
@@ -44,7 +44,7 @@ async fn a_republish_outside_the_duplicate_window_is_metered_once() -> anyhow::R
     )
     .await?;
     assert_eq!(world.ledger_rows().await?, 1, "one ledger row");
-    assert_eq!(world.usage_total().await?, 3);
+    assert_eq!(world.usage_total().await?, 1);
 
     let usage = herald_kit::rpc::call::<GetUsage>(
         &world.client,
@@ -58,7 +58,7 @@ async fn a_republish_outside_the_duplicate_window_is_metered_once() -> anyhow::R
         usage.items,
         vec![UsageItem {
             metric: "published_targets".into(),
-            quantity: 3
+            quantity: 1
         }]
     );
     let other = herald_kit::rpc::call::<GetUsage>(
@@ -79,19 +79,19 @@ async fn an_invalid_event_is_dead_lettered_and_metering_goes_on() -> anyhow::Res
     let service = Running::spawn(
         herald_billing::start(service_env(&world.nats.url(), Some(world.db.url()), &[])).await?,
     );
-    let mut broken = serde_json::to_value(world.published(1))?;
-    broken["data"]["targets"] = serde_json::json!("not a list");
+    let mut broken = serde_json::to_value(world.published())?;
+    broken["data"]["target"] = serde_json::json!("not a target");
     let js = herald_kit::async_nats::jetstream::new(world.client.clone());
     js.publish(
-        format!("posts.published.{}.x", world.tenant),
+        format!("posts.target.published.{}.x", world.tenant),
         serde_json::to_vec(&broken)?.into(),
     )
     .await?
     .await?;
-    let good = world.published(2);
+    let good = world.published();
     world.publish(&good, &good.id).await?;
     wait_for("good event metered", Duration::from_secs(20), || async {
-        (world.usage_total().await.ok()? == 2).then_some(())
+        (world.usage_total().await.ok()? == 1).then_some(())
     })
     .await?;
     let dead = wait_for("dead letter", Duration::from_secs(20), || async {
@@ -108,7 +108,7 @@ async fn an_invalid_event_is_dead_lettered_and_metering_goes_on() -> anyhow::Res
         .map(|v| v.to_string())
         .unwrap_or_default();
     assert!(
-        reason.contains("/data/targets"),
+        reason.contains("/data/target"),
         "the reason names the bad field: {reason}"
     );
     service.stop().await

@@ -6,7 +6,7 @@ mod process;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use herald_contracts::messages::{Platform, PostPublished, PublishedTarget};
+use herald_contracts::messages::{Platform, PostTargetPublished, PublishedTarget};
 use herald_contracts::{AccountId, Envelope, PostId, TenantId};
 use herald_kit::async_nats::{self, jetstream::publish::PublishAck};
 use herald_testkit::{NatsServer, Template, TestDb, postgres};
@@ -49,26 +49,22 @@ impl World {
         ]
     }
 
-    pub fn published(&self, targets: usize) -> Envelope<PostPublished> {
-        let post_id = PostId::new();
-        let targets = (0..targets)
-            .map(|n| PublishedTarget {
-                account_id: AccountId::new(),
-                platform: Platform::Mastodon,
-                instance_url: "https://mastodon.example".into(),
-                remote_id: format!("{n}"),
-                remote_url: None,
-                published_at: Utc::now(),
-            })
-            .collect();
+    /// One target of a post reached its platform: one unit of usage.
+    pub fn published(&self) -> Envelope<PostTargetPublished> {
         Envelope::new(
             self.tenant,
             "test",
             None,
-            PostPublished {
-                post_id,
-                targets,
-                partial: false,
+            PostTargetPublished {
+                post_id: PostId::new(),
+                target: PublishedTarget {
+                    account_id: AccountId::new(),
+                    platform: Platform::Mastodon,
+                    instance_url: "https://mastodon.example".into(),
+                    remote_id: "1".into(),
+                    remote_url: None,
+                    published_at: Utc::now(),
+                },
             },
         )
     }
@@ -77,7 +73,7 @@ impl World {
     /// act as a re-publish the stream cannot recognise.
     pub async fn publish(
         &self,
-        envelope: &Envelope<PostPublished>,
+        envelope: &Envelope<PostTargetPublished>,
         msg_id: &str,
     ) -> anyhow::Result<PublishAck> {
         herald_testkit::publish_envelope(&self.client, envelope, msg_id).await

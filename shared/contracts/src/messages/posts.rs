@@ -81,6 +81,8 @@ pub fn due_subject(tenant: TenantId, post: PostId) -> String {
 pub const DUE_FILTER: &str = "posts.due.>";
 /// Filter for every `post.published` of every tenant.
 pub const PUBLISHED_FILTER: &str = "posts.published.>";
+/// Filter for every `post.target.published` of every tenant.
+pub const TARGET_PUBLISHED_FILTER: &str = "posts.target.published.>";
 /// Filter for every `post.target.failed` of every tenant.
 pub const TARGET_FAILED_FILTER: &str = "posts.target.failed.>";
 
