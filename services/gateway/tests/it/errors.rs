@@ -21,7 +21,7 @@ async fn a_known_path_with_the_wrong_method_is_405_with_allow() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers().get("allow").unwrap(), "GET");
+    assert_eq!(response.headers().get("allow").unwrap(), "GET, PATCH");
     let body = error_body(response, 405).await;
     assert_eq!(body["error"]["code"], "method_not_allowed");
 
