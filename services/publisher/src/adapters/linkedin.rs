@@ -10,7 +10,7 @@
 
 mod wire;
 
-use super::util::{transport_outcome, transport_reconciled, without_url};
+use super::util::{self, transport_outcome, transport_reconciled, without_url};
 use super::{
     ConnectError, ConnectInput, Connected, Creds, PlatformAdapter, PlatformConfig, Publication,
     PublishOutcome, RateLimit, Reconciled, RefreshError, Reply, Tokens,
@@ -253,7 +253,20 @@ impl Linkedin {
             return Reply::new(value);
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
-            // Daily limits without headers: the budget is spent until midnight UTC.
+            // Daily limits come without headers: the budget is spent until midnight UTC. A
+            // throttle that says when to come back (`Retry-After`) is honoured instead.
+            if let Some(wait) = util::retry_after(response.headers()) {
+                return Reply::with_rate(
+                    PublishOutcome::Retryable {
+                        reason: "rate limited (429)".into(),
+                        retry_after: Some(wait),
+                    },
+                    Some(RateLimit {
+                        remaining: 0,
+                        reset_at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                    }),
+                );
+            }
             let reset_at = next_midnight(Utc::now());
             return Reply::with_rate(
                 PublishOutcome::Retryable {

@@ -67,6 +67,15 @@ impl Status {
             ..self
         }
     }
+
+    /// Nothing left until `reset` (unix seconds): a burst limit shorter than the window.
+    pub(crate) fn exhausted_until(self, reset: i64) -> Status {
+        Status {
+            remaining: 0,
+            reset,
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Default)]

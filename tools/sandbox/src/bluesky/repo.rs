@@ -206,9 +206,11 @@ fn commit(
             fault = "rate_limit",
             "bluesky write throttled by injected fault"
         );
+        // An injected throttle is a short burst limit, as Mastodon's: it resets in a couple of
+        // seconds, so faulted runs wait seconds rather than the rest of the hourly window.
         let window = state.bluesky.rate.peek(did, &REPO_WRITES, now);
         let error = window.map_or_else(XrpcError::internal, |w| {
-            XrpcError::rate_limited(w.exhausted())
+            XrpcError::rate_limited(w.exhausted_until(now.timestamp() + 2))
         });
         return (Err(error), None);
     }

@@ -119,7 +119,13 @@ impl ResponseError for ApiError {
                 body
             }
         };
-        // No rate-limit headers, ever: LinkedIn's limits are daily and unannounced.
-        HttpResponse::build(self.status_code()).json(body)
+        // No rate-limit headers: LinkedIn's limits are daily and unannounced. The one exception
+        // is the injected throttle, a short burst limit that says when to come back, so a
+        // faulted run waits seconds rather than until midnight.
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::RateLimited) {
+            response.insert_header(("Retry-After", "2"));
+        }
+        response.json(body)
     }
 }

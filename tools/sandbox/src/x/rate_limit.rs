@@ -45,9 +45,11 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    pub(crate) fn exhausted(self) -> Window {
+    /// Nothing left until `reset` (unix seconds): a burst limit shorter than the window.
+    pub(crate) fn exhausted_until(self, reset: i64) -> Window {
         Window {
             remaining: 0,
+            reset,
             ..self
         }
     }

@@ -126,7 +126,13 @@ fn commit(
     let user_id = caller.user.id;
     if faults::roll(rate_limit_rate) {
         tracing::info!(fault = "rate_limit", "x create throttled by injected fault");
-        let window = state.x.rate.peek(user_id, CREATE_TWEET, now).exhausted();
+        // An injected throttle is a short burst limit, as Mastodon's: it resets in a couple of
+        // seconds, so faulted runs wait seconds rather than the rest of the 15-minute window.
+        let window = state
+            .x
+            .rate
+            .peek(user_id, CREATE_TWEET, now)
+            .exhausted_until(now.timestamp() + 2);
         return (Err(XError::RateLimited(window)), None);
     }
     let window = match state.x.rate.hit(user_id, CREATE_TWEET, now) {

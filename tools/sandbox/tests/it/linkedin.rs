@@ -389,8 +389,16 @@ async fn faults_apply_to_creating_posts() {
         !response
             .headers()
             .keys()
-            .any(|name| name.as_str().contains("ratelimit") || name.as_str() == "retry-after"),
+            .any(|name| name.as_str().contains("ratelimit")),
         "LinkedIn sends no rate-limit headers"
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("2"),
+        "the injected throttle is a short burst that says when to come back"
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "TOO_MANY_REQUESTS");

@@ -233,10 +233,11 @@ fn throttle_wait(headers: &HeaderMap) -> Option<Duration> {
 /// when Meta says access is regained (else within the hour its windows slide over).
 pub(crate) fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
     let used = util::meta_usage_percent(headers)?;
-    let regain = regain_minutes(headers).filter(|&m| m > 0).unwrap_or(60);
+    let wait = throttle_wait(headers).unwrap_or(Duration::from_secs(3600));
     Some(RateLimit {
         remaining: 100u64.saturating_sub(used),
-        reset_at: Utc::now() + chrono::Duration::minutes(i64::try_from(regain).unwrap_or(60)),
+        reset_at: Utc::now()
+            + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)),
     })
 }
 

@@ -218,11 +218,11 @@ async fn throttling_outages_and_refused_tokens_are_classified() -> anyhow::Resul
         matches!(
             reply.value,
             PublishOutcome::Retryable {
-                retry_after: None,
+                retry_after: Some(wait),
                 ..
-            }
+            } if wait == std::time::Duration::from_secs(2)
         ),
-        "{reply:?}"
+        "the injected throttle says when to come back: {reply:?}"
     );
     let Some(rate) = reply.rate else {
         panic!("a daily limit is reported as spent: {reply:?}");

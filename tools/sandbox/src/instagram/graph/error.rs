@@ -273,6 +273,12 @@ impl ResponseError for GraphError {
         }
         if let Some((user_id, instagram)) = &self.0.throttled_user {
             usage::apply_exhausted(&mut response, user_id, *instagram);
+            // The injected throttle is a short burst limit: it also says when to come back
+            // (Threads sends no time to regain access otherwise).
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                HeaderValue::from_static("2"),
+            );
         }
         response
     }
