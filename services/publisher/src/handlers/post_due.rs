@@ -58,7 +58,10 @@ impl Handler<PostDue> for PublishDue {
 enum Claim {
     /// Not this round's business (stale generation or round, settled, cancelled, missing).
     Skip(&'static str),
-    Claimed(Vec<Claimed>),
+    Claimed {
+        text: String,
+        targets: Vec<Claimed>,
+    },
 }
 
 async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<(), HandlerError> {
@@ -89,8 +92,11 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
                 ));
             }
             posts::mark_publishing(conn, tenant, due.post_id).await?;
-            let claimed = posts::claim_targets(conn, tenant, due.post_id, lease, &paused).await?;
-            Ok(Claim::Claimed(claimed))
+            let targets = posts::claim_targets(conn, tenant, due.post_id, lease, &paused).await?;
+            Ok(Claim::Claimed {
+                text: post.text,
+                targets,
+            })
         })
         .await?;
     let claimed = match claim {
@@ -98,14 +104,9 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
             tracing::info!(post.id = %due.post_id, generation = due.generation, round = due.round, "{why}; nothing to do");
             return Ok(());
         }
-        Claim::Claimed(claimed) => claimed,
+        Claim::Claimed { text, targets } => (text, targets),
     };
-    let Some((post_text, _)) = posts::find_post(&mut conn, tenant, due.post_id)
-        .await?
-        .map(|(post, targets)| (post.text, targets))
-    else {
-        return Ok(());
-    };
+    let (post_text, claimed) = claimed;
     let now = Utc::now();
     for target in claimed.iter().filter(|t| t.attempts == 1) {
         let lateness = (now - due.due_at).num_milliseconds().max(0) as f64 / 1000.0;
