@@ -1,7 +1,10 @@
 //! heraldctl: the operator's tool. `up` runs the whole fleet locally, `migrate` runs every
 //! service's migrations as a one-off (the Kubernetes Job), `schemas` writes or checks the
-//! contracts' JSON Schemas, `dlq` lists, shows and replays dead letters.
+//! contracts' JSON Schemas, `dlq` lists, shows and replays dead letters, `chaos` proves that
+//! posts are published exactly once while the fleet is being broken.
 
+mod bench;
+mod chaos;
 mod dlq;
 mod migrate;
 mod schemas;
@@ -38,6 +41,12 @@ enum Command {
     Up(up::Args),
     /// List, show and replay dead letters (the DLQ stream)
     Dlq(dlq::Args),
+    /// Publish N posts while killing publishers and restarting NATS and Postgres, and check
+    /// that each was published exactly once, metered once and notified once
+    Chaos(chaos::Args),
+    /// Measure the fleet: `bench publish` prints throughput and lateness next to a raw
+    /// JetStream baseline
+    Bench(bench::Args),
 }
 
 #[tokio::main]
@@ -49,6 +58,8 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate::run().await,
         Command::Up(args) => up::run(root, args).await,
         Command::Dlq(args) => dlq::run(args).await,
+        Command::Chaos(args) => chaos::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     };
     result.unwrap_or_else(|error| {
         eprintln!("heraldctl: {error:#}");

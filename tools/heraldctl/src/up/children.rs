@@ -1,9 +1,12 @@
 //! The services as child processes: spawned with their environment, their output streamed
-//! line by line under their tag (the last lines kept for error messages), watched for exit,
-//! and stopped with SIGTERM, then SIGKILL after a grace period.
+//! line by line under their tag or into a log file (the last lines kept for error messages),
+//! watched for exit, and stopped with SIGTERM, then SIGKILL after a grace period (or killed
+//! at once, as `heraldctl chaos` does).
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::fs::File;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -14,21 +17,26 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::log::{Tag, say};
 use super::sys;
 
 /// Log lines kept per service for error messages.
 const TAIL_LINES: usize = 20;
+/// How long stopping waits for a dead child's last output lines to be copied.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// What to run: a service binary, its ops address and its environment (on top of ours).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Spec {
     pub name: &'static str,
     pub binary: PathBuf,
     pub ops_addr: SocketAddr,
     pub env: Vec<(String, String)>,
     pub colour: u8,
+    /// Append the output to this file instead of printing it under the service's tag.
+    pub log_file: Option<PathBuf>,
 }
 
 /// How a child ended.
@@ -78,6 +86,25 @@ impl Tail {
     }
 }
 
+/// Where a child's output lines go.
+#[derive(Clone)]
+enum Sink {
+    Terminal(Tag),
+    File(Arc<Mutex<File>>),
+}
+
+impl Sink {
+    fn write(&self, line: &str) {
+        match self {
+            Sink::Terminal(tag) => tag.print(line),
+            Sink::File(file) => {
+                let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = writeln!(file, "{line}");
+            }
+        }
+    }
+}
+
 pub struct Service {
     pub name: &'static str,
     pub ops_addr: SocketAddr,
@@ -85,6 +112,7 @@ pub struct Service {
     pid: u32,
     exit: watch::Receiver<Option<Exit>>,
     kill: Option<oneshot::Sender<()>>,
+    pumps: Vec<JoinHandle<()>>,
     reported: bool,
 }
 
@@ -106,13 +134,23 @@ impl Service {
             .spawn()
             .with_context(|| format!("cannot start {}", spec.binary.display()))?;
         let pid = child.id().context("the child exited at once")?;
-        let tag = Tag::new(spec.name, spec.colour);
+        let sink = match &spec.log_file {
+            None => Sink::Terminal(Tag::new(spec.name, spec.colour)),
+            Some(path) => Sink::File(Arc::new(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            ))),
+        };
         let tail = Tail::default();
+        let mut pumps = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(pump(stdout, tag.clone(), tail.clone()));
+            pumps.push(tokio::spawn(pump(stdout, sink.clone(), tail.clone())));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(pump(stderr, tag, tail.clone()));
+            pumps.push(tokio::spawn(pump(stderr, sink, tail.clone())));
         }
         let (exit_tx, exit_rx) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
@@ -135,6 +173,7 @@ impl Service {
             pid,
             exit: exit_rx,
             kill: Some(kill_tx),
+            pumps,
             reported: false,
         })
     }
@@ -144,7 +183,8 @@ impl Service {
         self.exit.borrow().clone()
     }
 
-    async fn exited(&mut self) -> Exit {
+    /// Waits until it has ended.
+    pub async fn exited(&mut self) -> Exit {
         match self.exit.wait_for(Option::is_some).await {
             Ok(exit) => exit.clone().unwrap_or(Exit::Lost("no status".into())),
             Err(_) => Exit::Lost("its watcher ended".into()),
@@ -159,15 +199,23 @@ impl Service {
         }
     }
 
-    fn kill(&mut self) {
+    /// SIGKILL, unless it has ended already (`kill -9`: no chance to clean up).
+    pub fn kill(&mut self) {
         if let Some(kill) = self.kill.take() {
             let _ = kill.send(());
         }
     }
+
+    /// Waits (bounded) until the output of an ended child has been copied to the last line.
+    pub async fn drain_output(&mut self) {
+        let pumps = std::mem::take(&mut self.pumps);
+        let _ = tokio::time::timeout(DRAIN_LIMIT, futures::future::join_all(pumps)).await;
+    }
 }
 
-/// Copies lines from a child's stdout or stderr to ours, tagged, and into its tail.
-async fn pump(stream: impl AsyncRead + Unpin, tag: Tag, tail: Tail) {
+/// Copies lines from a child's stdout or stderr to ours (tagged) or its log file, and into
+/// its tail.
+async fn pump(stream: impl AsyncRead + Unpin, sink: Sink, tail: Tail) {
     let mut reader = BufReader::new(stream);
     let mut buffer = Vec::new();
     loop {
@@ -177,7 +225,7 @@ async fn pump(stream: impl AsyncRead + Unpin, tag: Tag, tail: Tail) {
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buffer);
                 let line = line.trim_end_matches(['\n', '\r']);
-                tag.print(line);
+                sink.write(line);
                 tail.push(line.to_owned());
             }
         }
@@ -244,6 +292,7 @@ impl Fleet {
                     service.exited().await
                 }
             };
+            service.drain_output().await;
             if !service.reported {
                 say(format!("{} stopped ({exit})", service.name));
                 service.reported = true;

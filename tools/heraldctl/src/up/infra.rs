@@ -29,7 +29,7 @@ pub async fn start_postgres(data_dir: PathBuf, port: u16) -> Result<PgCluster> {
     Ok(cluster)
 }
 
-async fn create_database_if_missing(admin_url: &str, name: &str) -> Result<()> {
+pub async fn create_database_if_missing(admin_url: &str, name: &str) -> Result<()> {
     let mut conn = AsyncPgConnection::establish(admin_url)
         .await
         .context("connecting to the local PostgreSQL")?;

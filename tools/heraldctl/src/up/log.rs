@@ -67,7 +67,12 @@ pub fn say(message: impl Display) {
 /// Routes `tracing` events of this process (the sandbox's request log, warnings from the test
 /// kit) to stdout under the `[sandbox]` or `[heraldctl]` tag.
 pub fn init_tracing() {
-    let filter = EnvFilter::new("warn,herald_sandbox=info");
+    init_tracing_with("warn,herald_sandbox=info");
+}
+
+/// As [`init_tracing`], with `directives` (an `EnvFilter`) choosing what is shown.
+pub fn init_tracing_with(directives: &str) {
+    let filter = EnvFilter::new(directives);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(TaggedWriter)

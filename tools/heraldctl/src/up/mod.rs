@@ -1,15 +1,17 @@
 //! `heraldctl up`: the whole fleet locally on embedded defaults, state under `<repo>/.herald/`:
 //! a private nats-server, Postgres (a local cluster unless `DATABASE_URL` is set), the sandbox
-//! in-process, the seven services as child processes with tagged logs, a demo tenant. Ctrl-C
+//! in-process (the publisher calls it for every platform), the seven services as child
+//! processes with tagged logs, a demo tenant. Ctrl-C
 //! or SIGTERM stops the services first (SIGTERM, then SIGKILL after 30 s), then the sandbox,
 //! nats-server and Postgres.
 
-mod children;
-mod infra;
-mod log;
-mod ready;
+// Shared with `heraldctl chaos`, which runs part of the same fleet.
+pub(crate) mod children;
+pub(crate) mod infra;
+pub(crate) mod log;
+pub(crate) mod ready;
 mod seed;
-mod services;
+pub(crate) mod services;
 mod state;
 mod sys;
 
@@ -67,7 +69,7 @@ pub async fn run(root: PathBuf, args: Args) -> Result<ExitCode> {
     let mut signals = Signals::new()?;
     log::init_tracing();
     let bin_dir = services::bin_dir()?;
-    services::check_binaries(&bin_dir)?;
+    services::check_binaries(&bin_dir, &services::NAMES)?;
     herald_testkit::find_nats_server()?;
     let external_db = std::env::var("DATABASE_URL")
         .ok()
@@ -163,6 +165,7 @@ async fn start(
         database_url: &database_url,
         first_ops_port: args.ops_port,
         http_port: args.http_port,
+        sandbox_url: &sandbox_url,
         state,
     };
     for spec in services::specs(&wiring) {
@@ -302,20 +305,20 @@ async fn stop(stack: Stack, signals: &mut Signals) {
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM.
-struct Signals {
+pub(crate) struct Signals {
     interrupt: Signal,
     terminate: Signal,
 }
 
 impl Signals {
-    fn new() -> Result<Signals> {
+    pub(crate) fn new() -> Result<Signals> {
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
             terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
         })
     }
 
-    async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",

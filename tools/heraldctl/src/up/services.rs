@@ -1,9 +1,11 @@
-//! The seven services `up` runs, where their binaries are and the environment each gets.
+//! The seven services `up` runs, where their binaries are and the environment each gets
+//! (`heraldctl chaos` runs some of them with the same helpers).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use herald_contracts::messages::Platform;
 
 use super::children::Spec;
 use super::state::State;
@@ -27,6 +29,8 @@ pub struct Wiring<'a> {
     pub database_url: &'a str,
     pub first_ops_port: u16,
     pub http_port: u16,
+    /// The sandbox every platform adapter of the publisher is pointed at.
+    pub sandbox_url: &'a str,
     pub state: &'a State,
 }
 
@@ -38,9 +42,9 @@ pub fn bin_dir() -> Result<PathBuf> {
         .context("heraldctl's path has no directory")
 }
 
-/// Fails with a one-line hint if a service binary has not been built.
-pub fn check_binaries(bin_dir: &Path) -> Result<()> {
-    for name in NAMES {
+/// Fails with a one-line hint if one of the `names` services' binaries has not been built.
+pub fn check_binaries(bin_dir: &Path, names: &[&str]) -> Result<()> {
+    for name in names {
         let binary = binary(bin_dir, name);
         if !binary.is_file() {
             bail!(
@@ -52,7 +56,7 @@ pub fn check_binaries(bin_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn binary(bin_dir: &Path, name: &str) -> PathBuf {
+pub fn binary(bin_dir: &Path, name: &str) -> PathBuf {
     bin_dir.join(format!("herald-{name}"))
 }
 
@@ -74,6 +78,7 @@ pub fn specs(wiring: &Wiring<'_>) -> Vec<Spec> {
                 ops_addr,
                 env: env(wiring, name, ops_addr),
                 colour,
+                log_file: None,
             }
         })
         .collect()
@@ -96,11 +101,63 @@ fn env(wiring: &Wiring<'_>, name: &str, ops_addr: SocketAddr) -> Vec<(String, St
             SocketAddr::from((Ipv4Addr::LOCALHOST, wiring.http_port)).to_string(),
         )),
         "auth" => env.push(("HERALD_AUTH_MASTER_KEY_FILE", path(&state.auth_master_key))),
-        // The sandbox listens on loopback, which the publisher refuses by default (SSRF).
-        "publisher" => env.push(("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS", "true".to_owned())),
         "renderer" => env.push(("HERALD_RENDERER_STORAGE_DIR", path(&state.objects_dir))),
         "notifier" => env.push(("HERALD_NOTIFIER_MAILBOX", path(&state.mailbox))),
         _ => {}
     }
-    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    let mut env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    if name == "publisher" {
+        env.extend(publisher_sandbox_env(wiring.sandbox_url));
+    }
+    env
+}
+
+/// The publisher's environment for publishing to the sandbox: every platform's API at its
+/// sandbox path (`HERALD_PUBLISHER_<PLATFORM>_URL`; Mastodon's instance is given per account
+/// when it is connected), and loopback allowed, which the publisher refuses by default (SSRF).
+pub fn publisher_sandbox_env(sandbox_url: &str) -> Vec<(String, String)> {
+    let mut env = vec![(
+        "HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS".to_owned(),
+        "true".to_owned(),
+    )];
+    for platform in Platform::ALL {
+        if platform == Platform::Mastodon {
+            continue;
+        }
+        env.push((
+            format!(
+                "HERALD_PUBLISHER_{}_URL",
+                platform.as_str().to_ascii_uppercase()
+            ),
+            format!("{sandbox_url}/{platform}"),
+        ));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::publisher_sandbox_env;
+
+    #[test]
+    fn every_platform_but_mastodon_points_at_its_sandbox_path() {
+        let env = publisher_sandbox_env("http://127.0.0.1:8700");
+        let value = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        assert_eq!(
+            value("HERALD_PUBLISHER_BLUESKY_URL"),
+            Some("http://127.0.0.1:8700/bluesky")
+        );
+        assert_eq!(
+            value("HERALD_PUBLISHER_X_URL"),
+            Some("http://127.0.0.1:8700/x")
+        );
+        for platform in ["LINKEDIN", "FACEBOOK", "INSTAGRAM", "THREADS"] {
+            assert!(value(&format!("HERALD_PUBLISHER_{platform}_URL")).is_some());
+        }
+        assert_eq!(value("HERALD_PUBLISHER_MASTODON_URL"), None);
+        assert_eq!(
+            value("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS"),
+            Some("true")
+        );
+    }
 }

@@ -1,7 +1,9 @@
 //! End-to-end tests: all seven services running against one nats-server and one database,
 //! driven only through the gateway's public HTTP API, with the sandbox standing in for
-//! Mastodon; and `heraldctl dlq` run as a binary against a bare nats-server.
+//! Mastodon; `heraldctl dlq` run as a binary against a bare nats-server; and `heraldctl chaos`
+//! run as a binary with its own fleet.
 
+mod chaos;
 mod dlq;
 mod errors;
 mod fleet;
