@@ -25,7 +25,9 @@ use wire::{ErrorBody, Organization, PostPage, UserInfo, escape, normalize, unesc
 
 /// Posts per finder page, and how many pages a reconciliation reads at most.
 const PAGE_SIZE: usize = 50;
-const MAX_PAGES: usize = 4;
+/// 1,000 posts: far above what one author can publish in a reconciliation's window (LinkedIn
+/// allows about 150 member posts a day).
+const MAX_PAGES: usize = 20;
 
 pub struct Linkedin {
     http: reqwest::Client,

@@ -243,6 +243,17 @@ async fn run_attempt(
                     rate: reply.rate,
                 };
             }
+            Reconciled::Unavailable { reason, .. } if attempts >= 3 * state.max_attempts => {
+                tracing::warn!(account.id = %account, reason = %reason, "reconciliation keeps failing; a person must decide");
+                return AttemptResult {
+                    end: AttemptEnd::NeedsAttention {
+                        error: format!(
+                            "the earlier attempt's outcome is unknown and {attempts} checks could not settle it: {reason}"
+                        ),
+                    },
+                    rate: reply.rate,
+                };
+            }
             Reconciled::Unavailable {
                 reason,
                 retry_after,
