@@ -6,7 +6,7 @@
 
 mod graph;
 
-use super::util::{transport_outcome, transport_reconciled, without_url};
+use super::util::{normalize, transport_outcome, transport_reconciled, without_url};
 use super::{
     ConnectError, ConnectInput, Connected, Creds, PlatformAdapter, PlatformConfig, Publication,
     PublishOutcome, Reconciled, RefreshError, Reply, Tokens,
@@ -219,7 +219,7 @@ impl Facebook {
     /// The page's posts since shortly before the first attempt, matched on their message.
     async fn find_by_message(&self, creds: &Creds, post: &Publication) -> Reply<Reconciled> {
         let wanted = normalize(&post.text);
-        let since_at = post.first_attempt_at - chrono::Duration::minutes(5);
+        let since_at = post.lookup_since();
         let since = since_at.timestamp().to_string();
         let limit = PAGE_SIZE.to_string();
         let mut after: Option<String> = None;
@@ -321,10 +321,6 @@ fn post_url(id: &str) -> String {
         Some((page, post)) => format!("https://www.facebook.com/{page}/posts/{post}"),
         None => format!("https://www.facebook.com/{id}"),
     }
-}
-
-fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -21,7 +21,8 @@ use herald_kit::Secret;
 use herald_kit::futures::future::BoxFuture;
 use reqwest::StatusCode;
 
-use wire::{ErrorBody, Organization, PostPage, UserInfo, escape, normalize, unescape};
+use super::util::normalize;
+use wire::{ErrorBody, Organization, PostPage, UserInfo, escape, unescape};
 
 /// Posts per finder page, and how many pages a reconciliation reads at most.
 const PAGE_SIZE: usize = 50;

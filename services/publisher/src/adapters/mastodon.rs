@@ -3,7 +3,7 @@
 //! same key is both the retry and the reconciliation within that hour. Past the hour, the
 //! account's recent statuses are searched for the same text.
 
-use super::util::{self, transport_outcome, transport_reconciled, without_url};
+use super::util::{self, normalize, transport_outcome, transport_reconciled, without_url};
 use super::{
     ConnectError, ConnectInput, Connected, Creds, PlatformAdapter, PlatformConfig, Publication,
     PublishOutcome, Reconciled, RefreshError, Reply, Tokens,
@@ -178,7 +178,7 @@ async fn find_by_text(
         Err(error) => return Reply::with_rate(transport_reconciled(&error), rate),
     };
     let wanted = normalize(&post.text);
-    let since = post.first_attempt_at - chrono::Duration::minutes(5);
+    let since = post.lookup_since();
     let value = statuses
         .into_iter()
         .find(|s| s.created_at >= since && normalize(&strip_html(&s.content)) == wanted)
@@ -209,10 +209,6 @@ fn strip_html(html: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
-}
-
-fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 async fn publish(

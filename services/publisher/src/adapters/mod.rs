@@ -53,6 +53,14 @@ pub struct Publication {
     pub image_url: Option<String>,
 }
 
+impl Publication {
+    /// The earliest creation time a post of ours can have: the first attempt, less a margin
+    /// for clocks that disagree. Lookups of recent posts start here.
+    pub fn lookup_since(&self) -> chrono::DateTime<Utc> {
+        self.first_attempt_at - chrono::Duration::minutes(5)
+    }
+}
+
 /// Where a publish call ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PublishOutcome {

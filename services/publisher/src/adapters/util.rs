@@ -137,6 +137,12 @@ fn collect_percentages(value: &serde_json::Value, highest: &mut Option<u64>) {
     }
 }
 
+/// Text as lookups compare it: whitespace runs collapsed to one space, ends trimmed (platforms
+/// re-wrap and trim what they store).
+pub fn normalize(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// At most `max` characters of a platform's error text, for stored reasons.
 pub fn short(text: &str, max: usize) -> String {
     text.chars().take(max).collect()

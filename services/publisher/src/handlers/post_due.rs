@@ -99,14 +99,13 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
             })
         })
         .await?;
-    let claimed = match claim {
+    let (post_text, claimed) = match claim {
         Claim::Skip(why) => {
             tracing::info!(post.id = %due.post_id, generation = due.generation, round = due.round, "{why}; nothing to do");
             return Ok(());
         }
         Claim::Claimed { text, targets } => (text, targets),
     };
-    let (post_text, claimed) = claimed;
     let now = Utc::now();
     for target in claimed.iter().filter(|t| t.attempts == 1) {
         let lateness = (now - due.due_at).num_milliseconds().max(0) as f64 / 1000.0;

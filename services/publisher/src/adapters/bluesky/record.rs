@@ -2,6 +2,7 @@
 //! try) and how to recognise it when it is read back.
 
 use crate::adapters::Publication;
+use crate::adapters::util::normalize;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
@@ -17,10 +18,6 @@ pub(super) fn is_our_record(value: &serde_json::Value, post: &Publication) -> bo
         .and_then(|at| DateTime::parse_from_rfc3339(at).ok());
     normalize(text) == normalize(&post.text)
         && created_at.is_some_and(|at| at.with_timezone(&Utc) == created_at_of(post))
-}
-
-fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `createdAt` as sent: the first attempt's time at millisecond precision, so every try

@@ -115,10 +115,6 @@ pub(super) fn unescape(text: &str) -> String {
     plain
 }
 
-pub(super) fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! first attempt, searched for the text we sent.
 
 use super::{WEB_STATUS, problem};
-use crate::adapters::util::{self, transport_reconciled};
+use crate::adapters::util::{self, normalize, transport_reconciled};
 use crate::adapters::{Creds, Publication, Reconciled, Reply};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -53,7 +53,7 @@ pub(super) async fn find_by_text(
     creds: &Creds,
     post: &Publication,
 ) -> Reply<Reconciled> {
-    let since = post.first_attempt_at - chrono::Duration::minutes(5);
+    let since = post.lookup_since();
     // Whole seconds, rounded down so the bound stays inclusive; never in the future, which X
     // refuses (a clock ahead of X's must not turn into a failed lookup).
     let start_time = since
@@ -160,10 +160,6 @@ fn shown_text(tweet: &ListedTweet) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
-}
-
-fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! became, so the post is matched by its exact text (whitespace normalised) among posts made at
 //! or after `first_attempt_at - 5 min`; also the publishing quota's next free slot.
 
+use super::super::super::util::normalize;
 use super::super::super::{Publication, Reconciled};
 use super::super::graph::Failure;
 use super::{Client, QUOTA_WINDOW};
@@ -49,10 +50,6 @@ fn parse_time(value: &str) -> Option<DateTime<Utc>> {
         .or_else(|_| DateTime::parse_from_rfc3339(value))
         .ok()
         .map(|at| at.with_timezone(&Utc))
-}
-
-fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Client<'_> {
@@ -111,7 +108,7 @@ impl Client<'_> {
         &mut self,
         post: &Publication,
     ) -> Result<Option<(String, Option<String>)>, Failure> {
-        let since = post.first_attempt_at - chrono::Duration::minutes(5);
+        let since = post.lookup_since();
         let wanted = normalize(&post.text);
         let fields = format!("id,{},timestamp,permalink", self.api.text_field);
         let found = self
