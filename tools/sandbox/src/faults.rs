@@ -54,6 +54,16 @@ impl Faults {
     }
 }
 
+/// The faults set for `platform`'s publishing endpoint, after sleeping their latency: the
+/// first thing every publishing handler does, before it even reads the request.
+pub(crate) async fn delayed(shared: &crate::state::Shared, platform: Platform) -> Faults {
+    let faults = shared.lock().faults.get(platform);
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
+    }
+    faults
+}
+
 /// True with probability `rate`: 0 never fires, 1 always does.
 pub(crate) fn roll(rate: f64) -> bool {
     rate > 0.0 && rand::thread_rng().r#gen::<f64>() < rate

@@ -6,8 +6,6 @@
 //! create-only, so a different record under the key answers 400 `InvalidSwap`; `createRecord`
 //! with an rkey that is taken fails in the repository layer and answers a bare 500.
 
-use std::time::Duration;
-
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -121,10 +119,7 @@ async fn write(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let faults = shared.lock().faults.get(Platform::Bluesky);
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    let faults = faults::delayed(&shared, Platform::Bluesky).await;
     // An outage answers before the PDS sees the request: no auth, no headers.
     if faults::roll(faults.error_rate) {
         tracing::info!(fault = "error", "bluesky write failed by injected fault");

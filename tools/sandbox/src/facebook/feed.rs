@@ -2,7 +2,6 @@
 //! and `GET /{ver}/{page-id}/posts` (also `/feed`), the listing adapters reconcile against.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,10 +29,7 @@ pub(crate) async fn create(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let faults = shared.lock().faults.get(Platform::Facebook);
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    let faults = faults::delayed(&shared, Platform::Facebook).await;
     // An outage answers before the application sees the request.
     if faults::roll(faults.error_rate) {
         tracing::info!(fault = "error", "facebook publish failed by injected fault");

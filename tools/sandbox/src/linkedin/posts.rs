@@ -1,8 +1,6 @@
 //! `POST /rest/posts` (with the injected faults and the duplicate-content refusal) and the
 //! `GET /rest/posts?q=author&author=<urn>` finder adapters reconcile against.
 
-use std::time::Duration;
-
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -30,10 +28,7 @@ pub(crate) async fn create(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let faults = shared.lock().faults.get(Platform::Linkedin);
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    let faults = faults::delayed(&shared, Platform::Linkedin).await;
     // An outage answers before the application sees the request.
     if faults::roll(faults.error_rate) {
         tracing::info!(fault = "error", "linkedin create failed by injected fault");

@@ -1,8 +1,6 @@
 //! `POST /api/v1/statuses` (with Idempotency-Key replay and the injected faults) and
 //! `GET /api/v1/statuses/:id`.
 
-use std::time::Duration;
-
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 
@@ -23,10 +21,7 @@ pub(crate) async fn create(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let faults = shared.lock().faults.get(Platform::Mastodon);
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    let faults = faults::delayed(&shared, Platform::Mastodon).await;
     // An outage answers before the application sees the request: no auth, no headers.
     if faults::roll(faults.error_rate) {
         tracing::info!(fault = "error", "mastodon create failed by injected fault");

@@ -1,8 +1,6 @@
 //! `POST /2/tweets` (with the injected faults and the duplicate-content refusal) and
 //! `GET /2/tweets?ids=` (the lookup metrics are read from).
 
-use std::time::Duration;
-
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -67,10 +65,7 @@ pub(crate) async fn create(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let faults = shared.lock().faults.get(Platform::X);
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    let faults = faults::delayed(&shared, Platform::X).await;
     // An outage answers before the API sees the request: no auth, no headers.
     if faults::roll(faults.error_rate) {
         tracing::info!(fault = "error", "x create failed by injected fault");

@@ -5,8 +5,6 @@
 //! after the commit (a container created / a post published and in the ledger), with
 //! `drop_after_commit_rate` cut the connection without answering.
 
-use std::time::Duration;
-
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 use serde_json::json;
@@ -26,10 +24,7 @@ const THREADS_TEXT_MAX: usize = 500;
 
 /// Latency and outage faults, which act before the request is even read.
 async fn outage(shared: &Shared, flavor: &Flavor) -> Result<Faults, GraphError> {
-    let faults = shared.lock().faults.get(flavor.platform);
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
+    let faults = faults::delayed(shared, flavor.platform).await;
     if faults::roll(faults.error_rate) {
         tracing::info!(platform = %flavor.platform, fault = "error", "publishing call failed by injected fault");
         return Err(GraphError::unavailable());
