@@ -3,13 +3,16 @@
 //! an id and a trace, and reaches the services only by NATS request/reply. It owns no tables.
 
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod token;
 
 use crate::config::GatewayConfig;
+use crate::events::EventFeeds;
 use crate::keys::KeyCache;
 use crate::token::Verifier;
+use herald_contracts::streams::{POSTS, RENDERS};
 use herald_kit::{App, Env, KitError, ServiceInfo};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +21,8 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: "gateway",
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[],
+        // Read (never written) by the tenant event stream; see `events`.
+        streams: &[POSTS, RENDERS],
         storage: None,
     }
 }
@@ -52,6 +56,12 @@ pub async fn start_with_addr(env: Env) -> Result<Gateway, KitError> {
         nats: app.nats.clone(),
         rpc_timeout: app.config.rpc_timeout,
         verifier: Arc::new(Verifier::new(keys)),
+        events: Arc::new(EventFeeds::new(
+            app.js.clone(),
+            config.sse_heartbeat,
+            config.sse_max_streams,
+            app.intake_token(),
+        )),
     };
     let server = http::server(listener, state, &config, app.config.shutdown_timeout)?;
     let handle = server.handle();

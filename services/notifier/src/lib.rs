@@ -9,7 +9,7 @@ pub mod repo;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use herald_contracts::messages::identity::USER_REGISTERED_FILTER;
-use herald_contracts::messages::posts::{PUBLISHED_FILTER, TARGET_FAILED_FILTER};
+use herald_contracts::messages::posts::{HELD_FILTER, PUBLISHED_FILTER, TARGET_FAILED_FILTER};
 use herald_contracts::rpc::notifier::ListNotifications;
 use herald_contracts::streams::{IDENTITY, POSTS};
 use herald_kit::{App, ConsumerSpec, Env, KitError, ServiceInfo};
@@ -50,6 +50,14 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     app.consume_tx(
         ConsumerSpec::new(POSTS, "notifier-target-failed", TARGET_FAILED_FILTER),
         handlers::target_failed::NotifyTargetFailed {
+            message_id_domain: config.from_domain().to_owned(),
+            mail: mail_waker.clone(),
+        },
+    )
+    .await?;
+    app.consume_tx(
+        ConsumerSpec::new(POSTS, "notifier-post-held", HELD_FILTER),
+        handlers::post_held::NotifyHeld {
             message_id_domain: config.from_domain().to_owned(),
             mail: mail_waker.clone(),
         },

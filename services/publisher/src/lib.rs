@@ -4,11 +4,13 @@
 pub mod adapters;
 pub mod domain;
 pub mod handlers;
+pub mod media;
 pub mod repo;
 pub mod resilience;
 pub mod sweeper;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use herald_contracts::messages::post_retry::{RETRY_DURABLE, RETRY_FILTER};
 use herald_contracts::messages::posts::DUE_FILTER;
 use herald_contracts::rpc::publisher::{
     CancelPost, ConnectAccount, CreatePost, DisconnectAccount, GetPost, ListAccounts, ListPosts,
@@ -49,6 +51,8 @@ pub struct State {
     pub platforms: adapters::PlatformConfig,
     /// How long a claimed target is owned before another worker may treat it as unknown.
     pub lease: chrono::Duration,
+    /// Where attached images come from and where platforms can fetch them.
+    pub media: media::MediaConfig,
 }
 
 pub async fn start(env: Env) -> Result<App, KitError> {
@@ -63,6 +67,11 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         cap: own.optional_duration_secs("RETRY_CAP_SECS", Duration::from_secs(300))?,
     };
     let max_attempts: i32 = own.optional("MAX_ATTEMPTS", 8)?;
+    let media_base: String = own.optional("MEDIA_BASE_URL", String::new())?;
+    let media = media::MediaConfig {
+        public_base: parse_media_base(&media_base)?,
+        timeout: http_timeout,
+    };
     let breaker_threshold: u32 = own.optional("BREAKER_THRESHOLD", 5)?;
     let breaker_open = own.optional_duration_secs("BREAKER_OPEN_SECS", Duration::from_secs(15))?;
     let mut app = App::start(info(), &env).await?;
@@ -80,6 +89,7 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         allow_private_networks,
         lease: chrono::Duration::from_std(http_timeout * 4)
             .unwrap_or(chrono::Duration::seconds(60)),
+        media,
     });
     let mut due = ConsumerSpec::new(POSTS, "publisher-due", DUE_FILTER);
     due.max_deliver = handlers::post_due::MAX_DELIVER;
@@ -88,6 +98,10 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         .map(Duration::from_secs)
         .collect();
     app.consume(due, handlers::post_due::PublishDue(state.clone()))
+        .await?;
+    // Failed targets' dead letters, replayed by an operator, re-open the target.
+    let retry = ConsumerSpec::new(POSTS, RETRY_DURABLE, RETRY_FILTER);
+    app.consume_tx(retry, handlers::retry_target::RetryTarget)
         .await?;
     app.spawn(sweeper::run(
         state.clone(),
@@ -129,4 +143,24 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     app.serve::<CancelPost>(move |ctx, req| handlers::lifecycle::cancel(s.clone(), ctx, req))
         .await?;
     Ok(app)
+}
+
+/// The public media origin: an http(s) base URL without query, or empty for none.
+fn parse_media_base(raw: &str) -> Result<Option<String>, herald_kit::ConfigError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let problem = |problem: &str| herald_kit::ConfigError {
+        var: "HERALD_PUBLISHER_MEDIA_BASE_URL".into(),
+        problem: problem.into(),
+    };
+    let url = reqwest::Url::parse(raw).map_err(|_| problem("not a URL"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(problem("must be http or https"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(problem("must not have a query or fragment"));
+    }
+    Ok(Some(raw.trim_end_matches('/').to_owned()))
 }

@@ -7,7 +7,7 @@ pub mod repo;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use herald_contracts::messages::renders::REQUESTED_FILTER;
-use herald_contracts::rpc::renderer::{CreateRender, GetRender, GetRenderContent};
+use herald_contracts::rpc::renderer::{CreateRender, GetAsset, GetRender, GetRenderContent};
 use herald_contracts::streams::RENDERS;
 use herald_kit::db::Db;
 use herald_kit::outbox::OutboxWaker;
@@ -74,10 +74,13 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let s = state.clone();
     app.serve::<GetRender>(move |ctx, req| handlers::get_render::handle(s.clone(), ctx, req))
         .await?;
-    let s = state;
+    let s = state.clone();
     app.serve::<GetRenderContent>(move |ctx, req| {
         handlers::get_render::content(s.clone(), ctx, req)
     })
     .await?;
+    let s = state;
+    app.serve::<GetAsset>(move |ctx, req| handlers::get_render::asset(s.clone(), ctx, req))
+        .await?;
     Ok(app)
 }

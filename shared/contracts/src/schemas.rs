@@ -3,8 +3,9 @@
 
 use crate::envelope::{Envelope, Message};
 use crate::messages::{
-    CollectMetrics, PostCancelled, PostDue, PostPublished, PostScheduled, PostTargetFailed,
-    PostTargetPublished, RenderCompleted, RenderFailed, RenderRequested, UserRegistered,
+    CollectMetrics, PostCancelled, PostDue, PostHeld, PostPublished, PostScheduled,
+    PostTargetFailed, PostTargetPublished, RenderCompleted, RenderFailed, RenderRequested,
+    UserRegistered,
 };
 use crate::rpc::{self, Rpc, RpcReply, RpcRequest};
 use std::path::Path;
@@ -52,6 +53,8 @@ pub fn all() -> Vec<SchemaFile> {
         message::<PostTargetPublished>(),
         message::<PostTargetFailed>(),
         message::<PostCancelled>(),
+        message::<crate::messages::PostTargetRetry>(),
+        message::<PostHeld>(),
         message::<RenderRequested>(),
         message::<RenderCompleted>(),
         message::<RenderFailed>(),
@@ -70,6 +73,7 @@ pub fn all() -> Vec<SchemaFile> {
     files.extend(request_reply::<rpc::renderer::CreateRender>());
     files.extend(request_reply::<rpc::renderer::GetRender>());
     files.extend(request_reply::<rpc::renderer::GetRenderContent>());
+    files.extend(request_reply::<rpc::renderer::GetAsset>());
     files.extend(request_reply::<rpc::billing::GetUsage>());
     files.extend(request_reply::<rpc::notifier::ListNotifications>());
     files.extend(request_reply::<rpc::insights::GetPostMetrics>());

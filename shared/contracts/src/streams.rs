@@ -108,6 +108,24 @@ pub const STREAM_DEFS: &[StreamDef] = &[
     },
 ];
 
+/// The events a tenant may watch on the gateway's event stream (`GET /v1/events`), per stream:
+/// subject prefixes followed by the tenant token (`<prefix>.<tenant>.<id>`). Internal subjects
+/// (held schedules, due posts, render requests, collection rounds) are deliberately absent.
+pub const TENANT_EVENT_SUBJECTS: &[(&str, &[&str])] = &[
+    (
+        POSTS,
+        &[
+            "posts.scheduled",
+            "posts.target.published",
+            "posts.target.failed",
+            "posts.published",
+            "posts.cancelled",
+            "posts.held",
+        ],
+    ),
+    (RENDERS, &["renders.completed", "renders.failed"]),
+];
+
 pub fn stream_def(name: &str) -> Option<&'static StreamDef> {
     STREAM_DEFS.iter().find(|def| def.name == name)
 }
@@ -133,4 +151,7 @@ pub mod headers {
     pub const DLQ_SEQUENCE: &str = "Herald-Dlq-Sequence";
     pub const DLQ_SUBJECT: &str = "Herald-Dlq-Subject";
     pub const DLQ_DELIVERIES: &str = "Herald-Dlq-Deliveries";
+    /// On a dead letter a service wrote itself (through its outbox, when it gave up on a piece
+    /// of work rather than on a message): the service's name. The mover's letters have none.
+    pub const DLQ_ORIGIN: &str = "Herald-Dlq-Origin";
 }

@@ -4,16 +4,91 @@
 //! every service on one shared durable consumer, copies the original message from its stream
 //! into `dlq.<stream>.<consumer>` with the reason, promptly, before retention can delete it.
 
+//!
+//! A service that gives up on a piece of work (not a message), e.g. a post target that failed
+//! for good, writes its own dead letter with [`letter`] through its outbox, in the transaction
+//! that records the failure. [`letters`] reads both kinds and [`replay`] puts one back on its
+//! subject, at most once; `heraldctl dlq` is built on them.
+
+pub mod letters;
+pub mod replay;
+
 use crate::nats::{ConsumerSpec, ensure_consumer};
+use crate::outbox::Outgoing;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, message::PublishMessage as Publish};
 use futures::StreamExt;
 use herald_contracts::streams::{ADVISORIES, DLQ, dlq_subject, headers};
+use herald_contracts::{Envelope, Message};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub const MOVER_DURABLE: &str = "kit-dlq-mover";
+
+/// Why reading or replaying dead letters failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DlqError {
+    #[error("no message {0} in the DLQ stream")]
+    NoMessage(u64),
+    #[error(
+        "the original had left its stream before it was dead-lettered, so there is nothing to replay"
+    )]
+    NothingToReplay,
+    #[error("{context}: {cause}")]
+    Nats { context: String, cause: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl DlqError {
+    pub(crate) fn nats(context: impl Into<String>, cause: impl std::fmt::Display) -> Self {
+        DlqError::Nats {
+            context: context.into(),
+            cause: cause.to_string(),
+        }
+    }
+}
+
+/// A dead letter written by `origin` (a service's name) itself, to be enqueued in the
+/// transaction that records why it gave up: `envelope` is what a replay puts back on
+/// `envelope.subject()`, which must be in `stream` and is consumed by durable `consumer`, so the
+/// letter lands on `dlq.<stream>.<consumer>` next to the mover's letters for that consumer.
+/// `message_id` must be deterministic, so that recording the same failure twice stores one
+/// letter. It carries the envelope's headers and the mover's `Herald-Dlq-*` headers except the
+/// original stream sequence (it never was in that stream); `attempts` goes where the mover puts
+/// the deliveries.
+pub fn letter<M: Message>(
+    envelope: &Envelope<M>,
+    message_id: String,
+    origin: &str,
+    stream: &str,
+    consumer: &str,
+    reason: &str,
+    attempts: u64,
+) -> Outgoing {
+    let mut outgoing = Outgoing::message(envelope);
+    // Header values cannot hold line breaks; the reason is cut as `+TERM` reasons are.
+    let reason: String = reason
+        .replace(['\n', '\r'], " ")
+        .chars()
+        .take(256)
+        .collect();
+    outgoing.headers.extend(
+        [
+            (headers::DLQ_REASON, reason),
+            (headers::DLQ_STREAM, stream.to_owned()),
+            (headers::DLQ_CONSUMER, consumer.to_owned()),
+            (headers::DLQ_SUBJECT, envelope.subject()),
+            (headers::DLQ_DELIVERIES, attempts.to_string()),
+            (headers::DLQ_ORIGIN, origin.to_owned()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value)),
+    );
+    outgoing.message_id = message_id;
+    outgoing.subject = dlq_subject(stream, consumer);
+    outgoing
+}
 
 #[derive(Debug, Deserialize)]
 struct Advisory {

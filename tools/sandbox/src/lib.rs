@@ -30,6 +30,7 @@ mod platform;
 mod state;
 pub mod threads;
 mod time;
+mod upload;
 pub mod x;
 
 use std::net::{SocketAddr, TcpListener};
@@ -40,7 +41,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use tokio::task::JoinHandle;
 
 pub use faults::{Faults, FaultsError};
-pub use ledger::LedgerEntry;
+pub use ledger::{LedgerEntry, LedgerMedia, LedgerPost};
 pub use platform::{Platform, UnknownPlatform};
 
 use state::Shared;
@@ -161,6 +162,14 @@ impl SandboxHandle {
             .lock()
             .ledger
             .entries(&ledger::LedgerFilter::default())
+    }
+
+    /// Every accepted post with the images it carries, oldest first.
+    pub fn posts(&self) -> Vec<LedgerPost> {
+        self.shared
+            .lock()
+            .ledger
+            .posts(&ledger::LedgerFilter::default())
     }
 
     /// Clears all state, as `POST /__sandbox/reset` does.

@@ -131,6 +131,14 @@ impl ApiError {
         )
     }
 
+    /// Temporarily unable to serve (e.g. a per-replica limit); worth retrying later.
+    pub fn unavailable(message: impl Into<Cow<'static, str>>, retry_after_secs: u32) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message).with_header(
+            actix_web::http::header::RETRY_AFTER,
+            &retry_after_secs.to_string(),
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

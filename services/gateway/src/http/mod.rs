@@ -8,6 +8,7 @@ pub mod policy;
 pub mod routes;
 
 use crate::config::GatewayConfig;
+use crate::events::EventFeeds;
 use crate::token::Verifier;
 use actix_web::middleware::from_fn;
 use actix_web::{App as HttpApp, HttpServer, web};
@@ -25,6 +26,8 @@ pub struct State {
     pub nats: async_nats::Client,
     pub rpc_timeout: Duration,
     pub verifier: Arc<Verifier>,
+    /// The tenant event streams (`GET /v1/events`) and their per-replica limit.
+    pub events: Arc<EventFeeds>,
 }
 
 /// The configured server on `listener`; it serves once awaited or spawned.

@@ -21,6 +21,10 @@ pub mod paths {
     pub const RENDER_IMAGE: &str = "/v1/renders/{id}/image";
     pub const USAGE: &str = "/v1/usage";
     pub const NOTIFICATIONS: &str = "/v1/notifications";
+    pub const EVENTS: &str = "/v1/events";
+    /// Rendered images by content hash, for platforms that fetch a public URL (Instagram,
+    /// Threads). Outside `/v1`: a media origin, not API.
+    pub const MEDIA: &str = "/media/{file}";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +52,7 @@ impl Verb {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// No token needed (registration and login only).
+    /// No token needed: registration, login, and the content-addressed media origin.
     Public,
     /// A verified token whose role is at least this one.
     AtLeast(Role),
@@ -87,6 +91,8 @@ pub const ROUTES: &[RoutePolicy] = &[
     route(Get, paths::RENDER_IMAGE, AtLeast(Viewer)),
     route(Get, paths::USAGE, AtLeast(Admin)),
     route(Get, paths::NOTIFICATIONS, AtLeast(Viewer)),
+    route(Get, paths::EVENTS, AtLeast(Viewer)),
+    route(Get, paths::MEDIA, Public),
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -119,13 +125,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_registration_and_login_are_public() {
+    fn only_registration_login_and_media_are_public() {
         let public: Vec<_> = ROUTES
             .iter()
             .filter(|p| p.access == Public)
             .map(|p| p.path)
             .collect();
-        assert_eq!(public, [paths::REGISTER, paths::LOGIN]);
+        assert_eq!(public, [paths::REGISTER, paths::LOGIN, paths::MEDIA]);
     }
 
     #[test]

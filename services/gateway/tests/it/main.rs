@@ -7,6 +7,7 @@
 mod support;
 
 mod errors;
+mod events;
 mod lifecycle;
 mod policy;
 mod process;

@@ -30,14 +30,20 @@ impl TestGateway {
     }
 
     pub async fn start_on(nats_url: &str) -> TestGateway {
-        let env = Env::from_pairs([
+        Self::start_with(nats_url, &[]).await
+    }
+
+    /// A gateway on `nats_url` with extra (or overriding) environment variables.
+    pub async fn start_with(nats_url: &str, extra: &[(&str, &str)]) -> TestGateway {
+        let base = [
             ("HERALD_NATS_URL", nats_url),
             ("HERALD_OPS_ADDR", "127.0.0.1:0"),
             ("HERALD_GATEWAY_HTTP_ADDR", "127.0.0.1:0"),
             ("HERALD_GATEWAY_HTTP_WORKERS", "2"),
             ("HERALD_SHUTDOWN_TIMEOUT_SECS", "5"),
             ("HERALD_LOG", "warn"),
-        ]);
+        ];
+        let env = Env::from_pairs(base.iter().chain(extra).copied());
         let gateway = start_with_addr(env).await.expect("gateway starts");
         let token = gateway.app.shutdown_token();
         let ops = gateway.app.ops_addr();

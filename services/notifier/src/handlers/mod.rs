@@ -1,6 +1,7 @@
 //! One module per consumed message or request.
 
 pub mod list_notifications;
+pub mod post_held;
 pub mod post_published;
 pub mod target_failed;
 pub mod user_registered;

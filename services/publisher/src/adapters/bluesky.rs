@@ -9,7 +9,11 @@
 //! `InvalidSwap` instead of overwriting it (`createRecord` on a taken key fails with a bare
 //! 500, which would be indistinguishable from an outage). Reconciliation reads the key back
 //! with `com.atproto.repo.getRecord`: our record → found, `RecordNotFound` → absent.
+//!
+//! Images are uploaded as blobs before the write and embedded in the record; blob refs are
+//! content-derived, so the record stays byte-identical on every try (see `blob.rs`).
 
+mod blob;
 mod record;
 mod session;
 
@@ -144,12 +148,16 @@ async fn publish(
     creds: &Creds,
     post: &Publication,
 ) -> Reply<PublishOutcome> {
+    let embed = match blob::images_embed(http, creds, &post.media).await {
+        Ok(embed) => embed,
+        Err(stop) => return stop,
+    };
     let rkey = record_key(post);
     let body = serde_json::json!({
         "repo": creds.remote_account_id,
         "collection": POST_COLLECTION,
         "rkey": rkey,
-        "record": post_record(post),
+        "record": post_record(post, embed),
         // Create-only: never overwrite a different record under our key.
         "swapRecord": null,
     });

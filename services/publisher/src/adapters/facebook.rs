@@ -3,8 +3,10 @@
 //! page's posts since the first attempt are listed and matched on their message. Errors are
 //! classified by Graph error code (throttling codes are refusals, so retryable), usage is read
 //! from Meta's usage headers, and Page tokens do not expire, so there is nothing to refresh.
+//! Images are uploaded as unpublished photos and attached to the post (`photos.rs`).
 
 mod graph;
+mod photos;
 
 use super::util::{normalize, transport_outcome, transport_reconciled, without_url};
 use super::{
@@ -152,6 +154,12 @@ impl Facebook {
     }
 
     async fn publish_post(&self, creds: &Creds, post: &Publication) -> Reply<PublishOutcome> {
+        let mut form = vec![("message", post.text.clone())];
+        match self.attached_media(creds, &post.media).await {
+            Ok(Some(attached)) => form.push(("attached_media", attached)),
+            Ok(None) => {}
+            Err(stop) => return stop,
+        }
         let sent = self
             .http
             .post(self.url(
@@ -159,7 +167,7 @@ impl Facebook {
                 &format!("{}/feed", creds.remote_account_id),
             ))
             .bearer_auth(creds.access_token.expose())
-            .form(&[("message", post.text.as_str())])
+            .form(&form)
             .send()
             .await;
         let response = match sent {

@@ -195,9 +195,9 @@ impl PlatformAdapter for Instagram {
                     reason: "the account has no Instagram user id; connect it again".into(),
                 });
             }
-            let container = match &post.image_url {
+            let container = match post.image_url() {
                 Some(url) => Ok(vec![
-                    ("image_url", url.clone()),
+                    ("image_url", url.to_owned()),
                     ("caption", post.text.clone()),
                 ]),
                 None => Err("Instagram needs an image".to_owned()),

@@ -7,7 +7,9 @@
 //! LinkedIn refuses to repeat an author's recent post (`422 DUPLICATE_POST` naming the earlier
 //! URN): a publish that gets that answer found the post already there, so it counts as
 //! published under that URN. Refresh tokens are for approved partners only: not supported.
+//! Images go through the Images API before the post references them (`images.rs`).
 
+mod images;
 mod wire;
 
 use super::util::{self, transport_outcome, transport_reconciled, without_url};
@@ -214,7 +216,11 @@ impl Linkedin {
     }
 
     async fn publish_post(&self, creds: &Creds, post: &Publication) -> Reply<PublishOutcome> {
-        let body = serde_json::json!({
+        let content = match self.image_content(creds, &post.media).await {
+            Ok(content) => content,
+            Err(stop) => return stop,
+        };
+        let mut body = serde_json::json!({
             "author": creds.remote_account_id,
             "commentary": escape(&post.text),
             "visibility": "PUBLIC",
@@ -226,6 +232,9 @@ impl Linkedin {
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": false,
         });
+        if let Some(content) = content {
+            body["content"] = content;
+        }
         let sent = self
             .rest(
                 self.http.post(format!("{}/rest/posts", creds.base_url)),

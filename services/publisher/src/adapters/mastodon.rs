@@ -2,11 +2,16 @@
 //! honours for an hour per account by returning the original status — so resending with the
 //! same key is both the retry and the reconciliation within that hour. Past the hour, the
 //! account's recent statuses are searched for the same text.
+//!
+//! Images are uploaded first (`POST /api/v2/media`, multipart `file` + `description` as the
+//! alt text) and attached by id. An upload creates no status, so a failed one is retryable;
+//! a retry uploads again (orphan uploads are cleaned up by the instance) and, within the
+//! window, the idempotency key still answers with the original status.
 
 use super::util::{self, normalize, transport_outcome, transport_reconciled, without_url};
 use super::{
-    ConnectError, ConnectInput, Connected, Creds, PlatformAdapter, PlatformConfig, Publication,
-    PublishOutcome, Reconciled, RefreshError, Reply, Tokens,
+    ConnectError, ConnectInput, Connected, Creds, MediaItem, PlatformAdapter, PlatformConfig,
+    Publication, PublishOutcome, Reconciled, RefreshError, Reply, Tokens,
 };
 use chrono::{DateTime, Utc};
 use herald_contracts::messages::Platform;
@@ -26,6 +31,11 @@ struct Account {
 struct Status {
     id: String,
     url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MediaAttachment {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -211,16 +221,65 @@ fn strip_html(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// Uploads one image; its MediaAttachment id, or why the publish must stop.
+async fn upload(
+    http: &reqwest::Client,
+    creds: &Creds,
+    item: &MediaItem,
+) -> Result<String, Reply<PublishOutcome>> {
+    let file = util::image_part(item).map_err(Reply::new)?;
+    let mut form = reqwest::multipart::Form::new().part("file", file);
+    if let Some(alt) = &item.alt_text {
+        form = form.text("description", alt.clone());
+    }
+    let sent = http
+        .post(format!("{}/api/v2/media", creds.base_url))
+        .bearer_auth(creds.access_token.expose())
+        .multipart(form)
+        .send()
+        .await;
+    let response = sent.map_err(|error| Reply::new(util::upload_transport_outcome(&error)))?;
+    let status = response.status();
+    let rate = util::rate_limit(response.headers());
+    // 202 is "still processing" (video): the id is already usable in a status.
+    if status.is_success() {
+        return match response.json::<MediaAttachment>().await {
+            Ok(media) => Ok(media.id),
+            Err(error) => Err(Reply::with_rate(
+                util::upload_transport_outcome(&error),
+                rate,
+            )),
+        };
+    }
+    let headers = response.headers().clone();
+    let detail = error_text(response).await;
+    Err(Reply::with_rate(
+        util::upload_refused(status, &headers, &detail),
+        rate,
+    ))
+}
+
 async fn publish(
     http: &reqwest::Client,
     creds: &Creds,
     post: &Publication,
 ) -> Reply<PublishOutcome> {
+    let mut media_ids = Vec::with_capacity(post.media.len());
+    for item in &post.media {
+        match upload(http, creds, item).await {
+            Ok(id) => media_ids.push(id),
+            Err(stop) => return stop,
+        }
+    }
+    let mut body = serde_json::json!({ "status": post.text, "visibility": "public" });
+    if !media_ids.is_empty() {
+        body["media_ids"] = serde_json::json!(media_ids);
+    }
     let sent = http
         .post(format!("{}/api/v1/statuses", creds.base_url))
         .bearer_auth(creds.access_token.expose())
         .header("Idempotency-Key", &post.idempotency_key)
-        .json(&serde_json::json!({ "status": post.text, "visibility": "public" }))
+        .json(&body)
         .send()
         .await;
     let response = match sent {

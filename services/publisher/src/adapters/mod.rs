@@ -48,9 +48,28 @@ pub struct Publication {
     /// A platform reference saved by an earlier step ([`PublishOutcome::Checkpoint`]): the
     /// Instagram or Threads container id.
     pub checkpoint: Option<String>,
-    /// A public URL of the post's rendered image, if it has one (Instagram and Threads fetch
-    /// it themselves; Instagram cannot post without one).
-    pub image_url: Option<String>,
+    /// The attached images, in order (renderer assets).
+    pub media: Vec<MediaItem>,
+}
+
+/// One attached image as a platform call needs it.
+#[derive(Debug, Clone)]
+pub struct MediaItem {
+    /// For the platforms that take an upload.
+    pub bytes: bytes::Bytes,
+    pub content_type: String,
+    pub alt_text: Option<String>,
+    /// For the platforms that fetch the image themselves (Instagram, Threads).
+    pub public_url: Option<String>,
+    /// SHA-256 of `bytes`, hex.
+    pub content_hash: String,
+}
+
+impl Publication {
+    /// The first image's public URL, for the platforms that fetch one.
+    pub fn image_url(&self) -> Option<&str> {
+        self.media.first().and_then(|m| m.public_url.as_deref())
+    }
 }
 
 impl Publication {

@@ -115,10 +115,10 @@ impl PlatformAdapter for Threads {
         post: &'a Publication,
     ) -> BoxFuture<'a, Reply<PublishOutcome>> {
         Box::pin(async move {
-            let container = Ok(match &post.image_url {
+            let container = Ok(match post.image_url() {
                 Some(url) => vec![
                     ("media_type", "IMAGE".to_owned()),
-                    ("image_url", url.clone()),
+                    ("image_url", url.to_owned()),
                     ("text", post.text.clone()),
                 ],
                 None => vec![

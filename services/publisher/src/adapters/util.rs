@@ -1,7 +1,7 @@
 //! Pieces every adapter needs: transport-error classification, rate-limit headers, and
 //! error texts that never carry a URL or a token.
 
-use super::{PublishOutcome, RateLimit, Reconciled};
+use super::{MediaItem, PublishOutcome, RateLimit, Reconciled};
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use std::time::Duration;
@@ -28,6 +28,67 @@ pub fn transport_outcome(error: &reqwest::Error) -> PublishOutcome {
             reason: without_url(error),
         }
     }
+}
+
+/// An image upload that failed in transport. An upload never creates a post, so whatever
+/// happened to it, uploading again is safe: retryable, never ambiguous.
+pub fn upload_transport_outcome(error: &reqwest::Error) -> PublishOutcome {
+    PublishOutcome::Retryable {
+        reason: format!("image upload failed: {}", without_url(error)),
+        retry_after: None,
+    }
+}
+
+/// An image upload the platform answered with an error status: throttled or failed on the
+/// platform's side → retryable (nothing was posted); the token refused → terminal; any other
+/// refusal (the image itself) → terminal.
+pub fn upload_refused(
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+    detail: &str,
+) -> PublishOutcome {
+    use reqwest::StatusCode;
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => PublishOutcome::Retryable {
+            reason: "image upload rate limited (429)".into(),
+            retry_after: throttled_for(headers),
+        },
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PublishOutcome::Terminal {
+            reason: format!("the platform refused the token for an image upload ({status})"),
+        },
+        status if status.is_server_error() => PublishOutcome::Retryable {
+            reason: format!("image upload failed ({status})"),
+            retry_after: None,
+        },
+        status => PublishOutcome::Terminal {
+            reason: format!("the platform refused an image ({status}): {detail}"),
+        },
+    }
+}
+
+/// A file name for an image part, from its content type (some platforms look at the
+/// extension).
+pub fn image_file_name(item: &MediaItem) -> String {
+    let extension = match item.content_type.as_str() {
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        _ => "png",
+    };
+    format!("image.{extension}")
+}
+
+/// The image as a multipart file part with its content type.
+pub fn image_part(item: &MediaItem) -> Result<reqwest::multipart::Part, PublishOutcome> {
+    reqwest::multipart::Part::stream(reqwest::Body::from(item.bytes.clone()))
+        .file_name(image_file_name(item))
+        .mime_str(&item.content_type)
+        .map_err(|_| PublishOutcome::Terminal {
+            reason: format!(
+                "the image's content type is not valid: {}",
+                short(&item.content_type, 60)
+            ),
+        })
 }
 
 /// A lookup that failed in transport: try the lookup again later.

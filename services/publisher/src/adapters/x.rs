@@ -9,8 +9,12 @@
 //! itself and reports it as published; with no such tweet since the first attempt the text
 //! duplicates an older post and the target fails. A token without `tweet.read` cannot look
 //! anything up: reconciliation is then unverifiable and a person decides.
+//!
+//! Images are uploaded (and their alt text set) before the tweet, which attaches their ids;
+//! see `media.rs`.
 
 mod lookup;
+mod media;
 
 use super::util::{self, transport_outcome, without_url};
 use super::{
@@ -255,10 +259,18 @@ async fn publish(
     creds: &Creds,
     post: &Publication,
 ) -> Reply<PublishOutcome> {
+    let media_ids = match media::upload_all(http, creds, &post.media).await {
+        Ok(ids) => ids,
+        Err(stop) => return stop,
+    };
+    let mut body = serde_json::json!({ "text": post.text });
+    if !media_ids.is_empty() {
+        body["media"] = serde_json::json!({ "media_ids": media_ids });
+    }
     let sent = http
         .post(format!("{}/2/tweets", creds.base_url))
         .bearer_auth(creds.access_token.expose())
-        .json(&serde_json::json!({ "text": post.text }))
+        .json(&body)
         .send()
         .await;
     let response = match sent {

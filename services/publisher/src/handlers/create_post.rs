@@ -5,11 +5,12 @@
 use super::{TxError, get_post::load_view, internal};
 use crate::State;
 use crate::domain::{PostText, parse_schedule, parse_targets};
+use crate::media;
 use crate::repo::{accounts, posts};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use herald_contracts::messages::posts::schedule_subject;
-use herald_contracts::messages::{PostDue, PostScheduled};
+use herald_contracts::messages::{Platform, PostDue, PostScheduled};
 use herald_contracts::rpc::RpcError;
 use herald_contracts::rpc::publisher::{CreatePostRequest, PostView};
 use herald_contracts::{AccountId, Envelope, PostId, TenantId};
@@ -67,6 +68,8 @@ pub async fn handle(
         .transpose()
         .map_err(RpcError::invalid)?;
     let targets = parse_targets(&request.account_ids).map_err(RpcError::invalid)?;
+    let media = media::resolve(&state.js.client(), &state.media, &ctx, &request.media).await?;
+    let max_late_secs = request.lateness.map(|l| l.max_late_secs);
     let post_id = PostId::new();
     let out = due_at
         .map(|at| schedule_messages(&ctx, tenant, post_id, 1, at, targets.clone()))
@@ -77,7 +80,19 @@ pub async fn handle(
         if found.len() != targets.len() {
             return Err(TxError::Refused(RpcError::not_found("account not found")));
         }
-        posts::insert_post(conn, tenant, post_id, text.as_str(), due_at, &targets).await?;
+        let platforms: Vec<Platform> = found
+            .iter()
+            .filter_map(|a| Platform::parse(&a.platform))
+            .collect();
+        media::check_platforms(&state.media, &media, &platforms)
+            .map_err(|e| TxError::Refused(RpcError::invalid(e)))?;
+        let new = posts::NewPost {
+            text: text.as_str(),
+            scheduled_at: due_at,
+            media: &media,
+            max_late_secs,
+        };
+        posts::insert_post(conn, tenant, post_id, new, &targets).await?;
         herald_kit::outbox::enqueue(conn, &out).await?;
         Ok(())
     })

@@ -7,7 +7,8 @@ use diesel_async::AsyncPgConnection;
 use herald_contracts::messages::Platform;
 use herald_contracts::rpc::RpcError;
 use herald_contracts::rpc::publisher::{
-    GetPostRequest, ListPostsRequest, PostList, PostStatus, PostView, TargetState, TargetView,
+    GetPostRequest, LatenessPolicy, ListPostsRequest, PostList, PostStatus, PostView, TargetState,
+    TargetView,
 };
 use herald_contracts::{AccountId, PostId, TenantId};
 use herald_kit::RpcCtx;
@@ -80,7 +81,12 @@ pub(crate) async fn load_view(
 }
 
 pub(crate) fn view(post: Post, targets: Vec<(Target, String)>) -> PostView {
+    let media = post.media();
     PostView {
+        media,
+        lateness: post.max_late_secs.map(|secs| LatenessPolicy {
+            max_late_secs: secs.max(0) as u32,
+        }),
         id: PostId::from_uuid(post.id),
         text: post.text,
         status: PostStatus::parse(&post.status).unwrap_or(PostStatus::Scheduled),

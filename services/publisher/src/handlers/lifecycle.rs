@@ -10,11 +10,12 @@ use super::create_post::schedule_messages;
 use super::{TxError, get_post::load_view};
 use crate::State;
 use crate::domain::{PostText, parse_schedule, parse_targets};
+use crate::media;
 use crate::repo::{accounts, posts};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
-use herald_contracts::messages::PostCancelled;
 use herald_contracts::messages::posts::schedule_subject;
+use herald_contracts::messages::{Platform, PostCancelled};
 use herald_contracts::rpc::publisher::{
     CancelPostRequest, PostView, ReschedulePostRequest, UpdatePostRequest,
 };
@@ -63,21 +64,42 @@ pub async fn update(
         .map(parse_targets)
         .transpose()
         .map_err(RpcError::invalid)?;
+    let new_media = match &request.media {
+        Some(attachments) => {
+            Some(media::resolve(&state.js.client(), &state.media, &ctx, attachments).await?)
+        }
+        None => None,
+    };
     let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
     conn.transaction::<_, TxError, _>(async |conn| {
-        locked_editable(conn, tenant, request.post_id, "edited").await?;
-        if let Some(targets) = &targets {
-            let found = accounts::find_many(conn, tenant, targets).await?;
-            if found.len() != targets.len() {
-                return Err(TxError::Refused(RpcError::not_found("account not found")));
+        let post = locked_editable(conn, tenant, request.post_id, "edited").await?;
+        let platforms: Vec<Platform> = match &targets {
+            Some(targets) => {
+                let found = accounts::find_many(conn, tenant, targets).await?;
+                if found.len() != targets.len() {
+                    return Err(TxError::Refused(RpcError::not_found("account not found")));
+                }
+                found
+                    .iter()
+                    .filter_map(|a| Platform::parse(&a.platform))
+                    .collect()
             }
-        }
+            None => posts::targets_of(conn, tenant, &[request.post_id])
+                .await?
+                .iter()
+                .filter_map(|(_, platform)| Platform::parse(platform))
+                .collect(),
+        };
+        let media_after = new_media.clone().unwrap_or_else(|| post.media());
+        media::check_platforms(&state.media, &media_after, &platforms)
+            .map_err(|e| TxError::Refused(RpcError::invalid(e)))?;
         posts::update_post(
             conn,
             tenant,
             request.post_id,
             text.as_ref().map(PostText::as_str),
             targets.as_deref(),
+            new_media.as_deref(),
         )
         .await?;
         Ok(())

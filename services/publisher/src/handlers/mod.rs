@@ -5,6 +5,7 @@ pub mod create_post;
 pub mod get_post;
 pub mod lifecycle;
 pub mod post_due;
+pub mod retry_target;
 
 use herald_contracts::rpc::RpcError;
 

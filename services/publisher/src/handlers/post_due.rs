@@ -18,16 +18,21 @@
 
 use crate::State;
 use crate::adapters::{
-    Creds, PlatformAdapter, Publication, PublishOutcome, RateLimit, Reconciled, RefreshError,
+    Creds, MediaItem, PlatformAdapter, Publication, PublishOutcome, RateLimit, Reconciled,
+    RefreshError,
 };
+use crate::handlers::retry_target;
+use crate::media;
 use crate::repo::accounts;
 use crate::repo::posts::{self, AttemptEnd, Claimed, Settled};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use herald_contracts::messages::posts::schedule_subject;
 use herald_contracts::messages::{
-    Platform, PostDue, PostPublished, PostTargetFailed, PostTargetPublished, PublishedTarget,
+    Platform, PostDue, PostHeld, PostPublished, PostTargetFailed, PostTargetPublished,
+    PublishedTarget,
 };
+use herald_contracts::rpc::publisher::MediaView;
 use herald_contracts::{AccountId, Envelope, PostId, TenantId};
 use herald_kit::futures::future::{BoxFuture, join_all};
 use herald_kit::{Delivery, Handler, HandlerError, Outgoing, Secret, outbox};
@@ -58,8 +63,11 @@ impl Handler<PostDue> for PublishDue {
 enum Claim {
     /// Not this round's business (stale generation or round, settled, cancelled, missing).
     Skip(&'static str),
+    /// Due later than its lateness policy allows: held for a person.
+    Held { late_by_secs: i64 },
     Claimed {
         text: String,
+        media: Vec<MediaView>,
         targets: Vec<Claimed>,
     },
 }
@@ -91,20 +99,49 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
                     "post is not publishable (settled, draft or cancelled)",
                 ));
             }
+            if let (true, Some(max), Some(at)) = (
+                post.status == "scheduled",
+                post.max_late_secs,
+                post.scheduled_at,
+            ) {
+                let late_by_secs = (Utc::now() - at).num_seconds();
+                if late_by_secs > i64::from(max) {
+                    posts::hold(conn, tenant, due.post_id).await?;
+                    let held = message.caused(PostHeld {
+                        post_id: due.post_id,
+                        generation: due.generation,
+                        scheduled_at: at,
+                        late_by_secs,
+                        max_late_secs: max.max(0) as u32,
+                    });
+                    outbox::enqueue(conn, &[Outgoing::message(&held)]).await?;
+                    return Ok(Claim::Held { late_by_secs });
+                }
+            }
             posts::mark_publishing(conn, tenant, due.post_id).await?;
             let targets = posts::claim_targets(conn, tenant, due.post_id, lease, &paused).await?;
             Ok(Claim::Claimed {
+                media: post.media(),
                 text: post.text,
                 targets,
             })
         })
         .await?;
-    let (post_text, claimed) = match claim {
+    let (post_text, post_media, claimed) = match claim {
         Claim::Skip(why) => {
             tracing::info!(post.id = %due.post_id, generation = due.generation, round = due.round, "{why}; nothing to do");
             return Ok(());
         }
-        Claim::Claimed { text, targets } => (text, targets),
+        Claim::Held { late_by_secs } => {
+            tracing::warn!(post.id = %due.post_id, late_by_secs, "due later than its lateness policy allows; held for a person");
+            state.outbox.wake();
+            return Ok(());
+        }
+        Claim::Claimed {
+            text,
+            media,
+            targets,
+        } => (text, media, targets),
     };
     let now = Utc::now();
     for target in claimed.iter().filter(|t| t.attempts == 1) {
@@ -114,11 +151,29 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
     }
     drop(conn);
 
-    let results = join_all(
-        claimed
-            .iter()
-            .map(|target| attempt(&state, tenant, due.post_id, &post_text, target)),
-    )
+    // Read once per round for all targets; a failure to read leaves every target to a later
+    // round (an unknown one stays unknown: it is reconciled before anything is published).
+    let images = if post_media.is_empty() || claimed.is_empty() {
+        Ok(Vec::new())
+    } else {
+        media::load(
+            &state.js.client(),
+            &state.media,
+            &message.correlation_id,
+            &post_media,
+        )
+        .await
+    };
+    let results = join_all(claimed.iter().map(|target| {
+        attempt(
+            &state,
+            tenant,
+            due.post_id,
+            &post_text,
+            images.as_deref(),
+            target,
+        )
+    }))
     .await;
 
     record(&state, &message, &claimed, results).await
@@ -141,9 +196,26 @@ async fn attempt(
     tenant: TenantId,
     post_id: PostId,
     text: &str,
+    images: Result<&[MediaItem], &String>,
     target: &Claimed,
 ) -> AttemptResult {
     let account = AccountId::from_uuid(target.account_id);
+    let images = match images {
+        Ok(images) => images.to_vec(),
+        Err(error) => {
+            let error = error.clone();
+            let not_before = later(state.backoff.delay(target.attempts), None);
+            return AttemptResult::of(if target.ambiguous() {
+                AttemptEnd::Unknown { error, not_before }
+            } else if target.attempts >= state.max_attempts {
+                AttemptEnd::Failed {
+                    error: format!("gave up after {} attempts: {error}", target.attempts),
+                }
+            } else {
+                AttemptEnd::Pending { error, not_before }
+            });
+        }
+    };
     let Some(platform) = Platform::parse(&target.platform) else {
         return AttemptResult::of(AttemptEnd::Failed {
             error: format!("unsupported platform {}", target.platform),
@@ -177,7 +249,7 @@ async fn attempt(
         idempotency_key: target.idempotency_key.clone(),
         first_attempt_at: target.first_attempt_at,
         checkpoint: target.checkpoint.clone(),
-        image_url: None,
+        media: images,
     };
     let started = std::time::Instant::now();
     let result = run_attempt(
@@ -510,7 +582,7 @@ async fn record(
                         },
                     }))),
                     AttemptEnd::Failed { error } | AttemptEnd::NeedsAttention { error } => {
-                        out.push(Outgoing::message(&message.caused(PostTargetFailed {
+                        let mut failed = message.caused(PostTargetFailed {
                             post_id: due.post_id,
                             account_id: account,
                             platform,
@@ -520,7 +592,24 @@ async fn record(
                                 AttemptEnd::NeedsAttention { .. }
                             ),
                             attempts: target.attempts,
-                        })))
+                        });
+                        // Failed for good: a dead letter that an operator can replay to
+                        // re-open the target (needs_attention waits for a person instead).
+                        if matches!(result.end, AttemptEnd::Failed { .. }) {
+                            let failure = retry_target::Failure {
+                                post_id: due.post_id,
+                                account,
+                                platform,
+                                attempts: target.attempts,
+                                reason: error,
+                                reconcile_first: target.ambiguous(),
+                            };
+                            out.push(
+                                retry_target::dead_letter(conn, message, failure, &mut failed)
+                                    .await?,
+                            );
+                        }
+                        out.push(Outgoing::message(&failed))
                     }
                     AttemptEnd::Pending { .. } | AttemptEnd::Unknown { .. } => {}
                 }

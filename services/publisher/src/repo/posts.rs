@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Integer, Nullable, Text, Timestamptz, Uuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use herald_contracts::rpc::publisher::MediaView;
 use herald_contracts::{AccountId, PostId, TenantId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -26,6 +27,17 @@ pub struct Post {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub round: i32,
     pub wake_at: Option<DateTime<Utc>>,
+    /// The attached images: a JSON array of `MediaView`.
+    pub media: serde_json::Value,
+    pub max_late_secs: Option<i32>,
+}
+
+impl Post {
+    /// The attached images; an unreadable column reads as none (it is only ever written from
+    /// `MediaView`s).
+    pub fn media(&self) -> Vec<MediaView> {
+        serde_json::from_value(self.media.clone()).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -52,7 +64,19 @@ pub struct Target {
 pub const OPEN_STATES: [&str; 3] = ["pending", "in_flight", "unknown"];
 
 /// Post states whose targets have not been attempted yet: edit, reschedule and cancel are free.
-pub const EDITABLE: [&str; 2] = ["draft", "scheduled"];
+pub const EDITABLE: [&str; 3] = ["draft", "scheduled", "held"];
+
+/// What a new post holds besides its text and targets.
+pub struct NewPost<'a> {
+    pub text: &'a str,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub media: &'a [MediaView],
+    pub max_late_secs: Option<u32>,
+}
+
+fn media_json(media: &[MediaView]) -> serde_json::Value {
+    serde_json::to_value(media).unwrap_or_else(|_| serde_json::Value::Array(Vec::new()))
+}
 
 /// The idempotency key of a target: fixed before the first attempt, the same on every retry.
 pub fn idempotency_key(post: PostId, account: AccountId) -> String {
@@ -63,22 +87,23 @@ pub async fn insert_post(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
     post: PostId,
-    text: &str,
-    scheduled_at: Option<DateTime<Utc>>,
+    new: NewPost<'_>,
     account_ids: &[AccountId],
 ) -> QueryResult<()> {
     diesel::insert_into(posts::table)
         .values((
             posts::id.eq(post.as_uuid()),
             posts::tenant_id.eq(tenant.as_uuid()),
-            posts::text.eq(text),
-            posts::status.eq(if scheduled_at.is_some() {
+            posts::text.eq(new.text),
+            posts::status.eq(if new.scheduled_at.is_some() {
                 "scheduled"
             } else {
                 "draft"
             }),
-            posts::scheduled_at.eq(scheduled_at),
-            posts::wake_at.eq(scheduled_at),
+            posts::scheduled_at.eq(new.scheduled_at),
+            posts::wake_at.eq(new.scheduled_at),
+            posts::media.eq(media_json(new.media)),
+            posts::max_late_secs.eq(new.max_late_secs.map(|s| s.min(i32::MAX as u32) as i32)),
         ))
         .execute(conn)
         .await?;
@@ -193,7 +218,19 @@ pub async fn update_post(
     post: PostId,
     text: Option<&str>,
     account_ids: Option<&[AccountId]>,
+    media: Option<&[MediaView]>,
 ) -> QueryResult<()> {
+    if let Some(media) = media {
+        diesel::update(posts::table)
+            .filter(posts::tenant_id.eq(tenant.as_uuid()))
+            .filter(posts::id.eq(post.as_uuid()))
+            .set((
+                posts::media.eq(media_json(media)),
+                posts::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+    }
     if let Some(text) = text {
         diesel::update(posts::table)
             .filter(posts::tenant_id.eq(tenant.as_uuid()))
@@ -274,6 +311,25 @@ pub async fn cancel(
         .filter(post_targets::state.eq("done"))
         .count()
         .get_result(conn)
+        .await
+}
+
+/// A scheduled post that came due too late: held for a person, nothing armed.
+pub async fn hold(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    post: PostId,
+) -> QueryResult<usize> {
+    diesel::update(posts::table)
+        .filter(posts::tenant_id.eq(tenant.as_uuid()))
+        .filter(posts::id.eq(post.as_uuid()))
+        .filter(posts::status.eq("scheduled"))
+        .set((
+            posts::status.eq("held"),
+            posts::wake_at.eq(None::<DateTime<Utc>>),
+            posts::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
         .await
 }
 

@@ -31,6 +31,8 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamptz>,
         round -> Integer,
         wake_at -> Nullable<Timestamptz>,
+        media -> Jsonb,
+        max_late_secs -> Nullable<Integer>,
     }
 }
 

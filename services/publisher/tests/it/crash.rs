@@ -53,6 +53,8 @@ async fn a_relay_killed_between_publish_and_mark_sent_delivers_the_message_once(
         text: "crash test".into(),
         scheduled_at: Some(Utc::now()),
         account_ids: vec![account.id],
+        media: Vec::new(),
+        lateness: None,
     };
     call::<CreatePost>(
         &world.client,
@@ -125,6 +127,8 @@ async fn sigterm_while_publishing_loses_and_duplicates_nothing() -> anyhow::Resu
             text: format!("post {n}"),
             scheduled_at: Some(Utc::now()),
             account_ids: vec![account.id],
+            media: Vec::new(),
+            lateness: None,
         };
         call::<CreatePost>(
             &world.client,

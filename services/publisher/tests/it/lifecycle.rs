@@ -39,6 +39,8 @@ async fn create(
             text: text.into(),
             scheduled_at: in_ms.map(|ms| Utc::now() + chrono::Duration::milliseconds(ms)),
             account_ids: accounts,
+            media: Vec::new(),
+            lateness: None,
         },
     )
     .await?)
@@ -102,6 +104,7 @@ async fn a_draft_is_edited_scheduled_and_published_once() -> anyhow::Result<()> 
             post_id: draft.id,
             text: Some("better words".into()),
             account_ids: Some(vec![a.id, b.id]),
+            media: None,
         },
     )
     .await?;
@@ -135,6 +138,7 @@ async fn a_draft_is_edited_scheduled_and_published_once() -> anyhow::Result<()> 
             post_id: draft.id,
             text: Some("too late".into()),
             account_ids: None,
+            media: None,
         },
     )
     .await

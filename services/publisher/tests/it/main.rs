@@ -6,7 +6,9 @@
 
 mod adapters;
 mod crash;
+mod dead_letters;
 mod lifecycle;
+mod media;
 mod publish;
 
 use herald_contracts::TenantId;

@@ -21,6 +21,8 @@ async fn schedule(
         text: text.into(),
         scheduled_at: Some(Utc::now() + chrono::Duration::seconds(in_secs)),
         account_ids: accounts,
+        media: Vec::new(),
+        lateness: None,
     };
     Ok(call::<CreatePost>(
         &world.client,
@@ -259,6 +261,8 @@ async fn bad_input_is_refused_with_a_clear_error_and_other_tenants_see_nothing()
         text: "x".into(),
         scheduled_at: Some(Utc::now()),
         account_ids: vec![account.id],
+        media: Vec::new(),
+        lateness: None,
     };
     let foreign = call::<CreatePost>(&world.client, "t", Some(stranger), request, RPC_TIMEOUT)
         .await

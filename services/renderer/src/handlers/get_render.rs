@@ -1,11 +1,13 @@
-//! `rpc.renderer.renders.get` and `rpc.renderer.renders.content`.
+//! `rpc.renderer.renders.get`, `rpc.renderer.renders.content` and `rpc.renderer.assets.get`.
 
 use super::internal;
 use crate::State;
 use crate::repo::{self, Render};
 use base64::Engine;
 use herald_contracts::RenderId;
-use herald_contracts::rpc::renderer::{GetRenderRequest, RenderContent, RenderStatus, RenderView};
+use herald_contracts::rpc::renderer::{
+    GetAssetRequest, GetRenderRequest, RenderContent, RenderStatus, RenderView,
+};
 use herald_contracts::rpc::{ErrorCode, RpcError};
 use herald_kit::RpcCtx;
 use object_store::ObjectStoreExt;
@@ -57,6 +59,32 @@ pub async fn content(
             "render is not completed",
         ));
     };
+    read(&state, key).await
+}
+
+/// `rpc.renderer.assets.get`: a rendered image by its content hash. No identity: the hash is
+/// the capability (only whoever holds the render knows it), as a public media URL is.
+pub async fn asset(
+    state: Arc<State>,
+    _ctx: RpcCtx,
+    request: GetAssetRequest,
+) -> Result<RenderContent, RpcError> {
+    let hash = request.content_hash;
+    if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(RpcError::invalid(
+            "content_hash must be 64 lowercase hex digits",
+        ));
+    }
+    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let key = repo::object_by_hash(&mut conn, &hash)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| RpcError::not_found("asset not found"))?;
+    drop(conn);
+    read(&state, key).await
+}
+
+async fn read(state: &State, key: String) -> Result<RenderContent, RpcError> {
     let bytes = state
         .store
         .get(&object_store::path::Path::from(key))

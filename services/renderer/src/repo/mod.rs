@@ -83,6 +83,21 @@ pub async fn find(
         .optional()
 }
 
+/// Where the completed render with this content hash is stored, whichever tenant made it
+/// (content-addressed: the same bytes are the same object).
+pub async fn object_by_hash(
+    conn: &mut AsyncPgConnection,
+    content_hash: &str,
+) -> QueryResult<Option<String>> {
+    renders::table
+        .filter(renders::content_hash.eq(content_hash))
+        .filter(renders::status.eq("completed"))
+        .select(renders::object_key.assume_not_null())
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// pending → completed, once; returns whether this call made the transition.
 pub async fn complete(
     conn: &mut AsyncPgConnection,

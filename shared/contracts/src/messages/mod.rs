@@ -2,13 +2,15 @@
 
 pub mod identity;
 pub mod insights;
+pub mod post_retry;
 pub mod posts;
 pub mod renders;
 
 pub use identity::UserRegistered;
 pub use insights::CollectMetrics;
+pub use post_retry::PostTargetRetry;
 pub use posts::{
-    Platform, PostCancelled, PostDue, PostPublished, PostScheduled, PostTargetFailed,
+    Platform, PostCancelled, PostDue, PostHeld, PostPublished, PostScheduled, PostTargetFailed,
     PostTargetPublished, PublishedTarget,
 };
 pub use renders::{RenderCompleted, RenderFailed, RenderRequested};

@@ -85,6 +85,8 @@ pub const PUBLISHED_FILTER: &str = "posts.published.>";
 pub const TARGET_PUBLISHED_FILTER: &str = "posts.target.published.>";
 /// Filter for every `post.target.failed` of every tenant.
 pub const TARGET_FAILED_FILTER: &str = "posts.target.failed.>";
+/// Filter for every `post.held` of every tenant.
+pub const HELD_FILTER: &str = "posts.held.>";
 
 /// A post's time has come. Published as a JetStream scheduled message; `generation` grows with
 /// every reschedule so an old schedule that still fires is recognised as stale.
@@ -242,5 +244,29 @@ impl Message for PostCancelled {
     }
     fn message_id(&self) -> String {
         format!("post.cancelled:{}", self.post_id)
+    }
+}
+
+/// A post came due later than its lateness policy allows (after an outage, say): nothing was
+/// published and a person must decide (reschedule to publish, or cancel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostHeld {
+    pub post_id: PostId,
+    pub generation: i32,
+    pub scheduled_at: DateTime<Utc>,
+    /// How late the post was when it was held, in seconds.
+    pub late_by_secs: i64,
+    pub max_late_secs: u32,
+}
+
+impl Message for PostHeld {
+    const TYPE: &'static str = "post.held";
+    const VERSION: u32 = 1;
+    fn subject(&self, tenant: TenantId) -> String {
+        format!("posts.held.{tenant}.{}", self.post_id)
+    }
+    fn message_id(&self) -> String {
+        format!("post.held:{}:{}", self.post_id, self.generation)
     }
 }

@@ -1,7 +1,7 @@
 //! publisher: social accounts and posts.
 
 use super::rpc;
-use crate::ids::{AccountId, PostId};
+use crate::ids::{AccountId, PostId, RenderId};
 use crate::messages::Platform;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -81,6 +81,42 @@ pub struct CreatePostRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<DateTime<Utc>>,
     pub account_ids: Vec<AccountId>,
+    /// Images from the renderer, in order (at most 4; Instagram needs exactly one, Threads
+    /// takes at most one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaAttachment>,
+    /// What to do when the post comes due later than planned (after an outage): absent
+    /// publishes anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness: Option<LatenessPolicy>,
+}
+
+/// A completed render of the caller's tenant, attached to a post.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaAttachment {
+    pub render_id: RenderId,
+    /// Alternative text for screen readers (at most 1,000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_text: Option<String>,
+}
+
+/// An attached image as the post holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaView {
+    pub render_id: RenderId,
+    pub alt_text: Option<String>,
+    /// SHA-256 of the image bytes (the asset's content address).
+    pub content_hash: String,
+}
+
+/// Hold the post for a person instead of publishing it when it comes due more than
+/// `max_late_secs` after its scheduled time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatenessPolicy {
+    pub max_late_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -98,6 +134,9 @@ pub struct UpdatePostRequest {
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_ids: Option<Vec<AccountId>>,
+    /// Replaces the attached images (an empty list removes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Vec<MediaAttachment>>,
 }
 
 /// Schedule a draft, or move a scheduled post to another time.
@@ -140,6 +179,9 @@ pub struct PostList {
 pub enum PostStatus {
     Draft,
     Scheduled,
+    /// It came due later than its lateness policy allows: nothing was published; a person
+    /// reschedules it (to now, to publish anyway) or cancels it.
+    Held,
     Publishing,
     Published,
     PartiallyPublished,
@@ -152,6 +194,7 @@ impl PostStatus {
         match self {
             PostStatus::Draft => "draft",
             PostStatus::Scheduled => "scheduled",
+            PostStatus::Held => "held",
             PostStatus::Publishing => "publishing",
             PostStatus::Published => "published",
             PostStatus::PartiallyPublished => "partially_published",
@@ -164,6 +207,7 @@ impl PostStatus {
         [
             PostStatus::Draft,
             PostStatus::Scheduled,
+            PostStatus::Held,
             PostStatus::Publishing,
             PostStatus::Published,
             PostStatus::PartiallyPublished,
@@ -241,6 +285,8 @@ pub struct PostView {
     pub published_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub targets: Vec<TargetView>,
+    pub media: Vec<MediaView>,
+    pub lateness: Option<LatenessPolicy>,
 }
 
 rpc!(

@@ -48,6 +48,14 @@ pub struct RenderContent {
     pub data_base64: String,
 }
 
+/// A rendered image by its content address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetAssetRequest {
+    /// SHA-256 of the image bytes, lowercase hex (a render's `content_hash`).
+    pub content_hash: String,
+}
+
 rpc!(
     /// Validate a design and queue it for rendering.
     CreateRender, "renderer", "renders.create", true, CreateRenderRequest, RenderView
@@ -59,4 +67,10 @@ rpc!(
 rpc!(
     /// Read a completed render's image.
     GetRenderContent, "renderer", "renders.content", true, GetRenderRequest, RenderContent
+);
+rpc!(
+    /// Read a rendered image by its content hash: the public media origin (platforms that
+    /// fetch a URL) and the publisher's uploads. The hash is the capability: it is only known
+    /// to whoever has the render.
+    GetAsset, "renderer", "assets.get", false, GetAssetRequest, RenderContent
 );

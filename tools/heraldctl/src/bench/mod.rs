@@ -198,6 +198,8 @@ async fn publish(args: PublishArgs) -> Result<ExitCode> {
                         text: format!("bench post {i}"),
                         scheduled_at: Some(due),
                         account_ids: vec![account],
+                        media: Vec::new(),
+                        lateness: None,
                     },
                     rpc_timeout,
                 )

@@ -12,6 +12,7 @@
 
 mod accounts;
 mod db;
+mod media;
 mod plan;
 mod posts;
 mod report;
@@ -40,8 +41,8 @@ pub struct Args {
     #[arg(long, default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     posts: u32,
-    /// Platforms to publish to, comma-separated [default: every platform but instagram, which
-    /// cannot publish a post without an image]
+    /// Platforms to publish to, comma-separated [default: all seven; Instagram's posts carry
+    /// a rendered image]
     #[arg(long, value_delimiter = ',', value_parser = parse_platform)]
     platforms: Vec<Platform>,
     /// Seconds over which the posts' times are spread [default: N/20, at least 15]
@@ -134,6 +135,7 @@ async fn drive(plan: &Plan, stack: &mut Stack) -> Result<Outcome> {
     };
     let sandbox_url = stack.sandbox()?.base_url().to_owned();
     let accounts = accounts::connect_all(&client, &caller, &sandbox_url, plan).await?;
+    let card = media::render_card(&client, &caller, &plan.run_id).await?;
     set_faults(
         stack,
         plan,
@@ -153,6 +155,7 @@ async fn drive(plan: &Plan, stack: &mut Stack) -> Result<Outcome> {
         database_url: stack.database_url(),
         plan,
         accounts: &accounts,
+        card: &card,
     };
     creator.create_all(first_due).await?;
     let wait = (first_due - chrono::Utc::now())
@@ -175,9 +178,10 @@ async fn drive(plan: &Plan, stack: &mut Stack) -> Result<Outcome> {
         caller: &caller,
         database_url: stack.database_url(),
         plan,
+        card_hash: &card.content_hash,
     };
     let sandbox = stack.sandbox()?;
-    let tally = counter.count(|| sandbox.ledger()).await?;
+    let tally = counter.count(|| sandbox.posts()).await?;
     Ok(Outcome {
         storm,
         tally,

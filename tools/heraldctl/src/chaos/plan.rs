@@ -17,15 +17,8 @@ pub const FAULTS: Faults = Faults {
     drop_after_commit_rate: 0.05,
 };
 
-/// Instagram cannot publish a post without an image, and posts cannot carry one yet.
-pub const DEFAULT_PLATFORMS: [Platform; 6] = [
-    Platform::Mastodon,
-    Platform::Bluesky,
-    Platform::X,
-    Platform::Linkedin,
-    Platform::Facebook,
-    Platform::Threads,
-];
+/// Every platform: Instagram's posts carry the run's rendered card.
+pub const DEFAULT_PLATFORMS: [Platform; 7] = Platform::ALL;
 
 #[derive(Debug)]
 pub struct Plan {
@@ -55,7 +48,7 @@ impl Plan {
         let spread = Duration::from_secs(args.spread.unwrap_or((posts as u64 / 20).max(15)));
         let deadline = Duration::from_secs(
             args.deadline
-                .unwrap_or(120 + posts as u64 / 10 + spread.as_secs()),
+                .unwrap_or(180 + posts as u64 / 10 + spread.as_secs()),
         );
         Plan {
             run_id: format!("{:08x}", rand::random::<u32>()),

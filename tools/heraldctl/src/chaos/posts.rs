@@ -15,6 +15,7 @@ use herald_kit::async_nats;
 
 use super::accounts::Accounts;
 use super::db;
+use super::media::Card;
 use super::plan::Plan;
 use crate::up::log::say;
 
@@ -29,6 +30,8 @@ pub struct Creator<'a> {
     pub database_url: &'a str,
     pub plan: &'a Plan,
     pub accounts: &'a Accounts,
+    /// Attached to the posts that carry an image (see `media::carries_card`).
+    pub card: &'a Card,
 }
 
 impl Creator<'_> {
@@ -70,6 +73,12 @@ impl Creator<'_> {
             text: plan.text(index),
             scheduled_at: Some(first_due + offset),
             account_ids: vec![*account],
+            media: if super::media::carries_card(platform, index) {
+                vec![self.card.attachment.clone()]
+            } else {
+                Vec::new()
+            },
+            lateness: None,
         };
         let tenant = self.caller.tenant_id;
         for attempt in 1..=ATTEMPTS {

@@ -13,7 +13,7 @@ use herald_contracts::messages::Platform;
 use herald_contracts::rpc::Identity;
 use herald_contracts::rpc::billing::{GetUsage, GetUsageRequest};
 use herald_kit::async_nats;
-use herald_sandbox::LedgerEntry;
+use herald_sandbox::LedgerPost;
 
 use super::db::{self, TargetRow};
 use super::plan::Plan;
@@ -34,6 +34,8 @@ pub struct Line {
     pub published_once: usize,
     pub duplicates: usize,
     pub missing: usize,
+    /// Published without the image the post carries.
+    pub without_image: usize,
 }
 
 #[derive(Debug, Default)]
@@ -58,12 +60,14 @@ pub struct Counter<'a> {
     pub caller: &'a Identity,
     pub database_url: &'a str,
     pub plan: &'a Plan,
+    /// The run's card, as the platforms must have received it.
+    pub card_hash: &'a str,
 }
 
 impl Counter<'_> {
     /// Waits for billing and the notifier to catch up with the settled posts (bounded), then
     /// counts against `ledger()` read at that moment.
-    pub async fn count(&self, ledger: impl Fn() -> Vec<LedgerEntry>) -> Result<Tally> {
+    pub async fn count(&self, ledger: impl Fn() -> Vec<LedgerPost>) -> Result<Tally> {
         let started = Instant::now();
         loop {
             let tally = self.tally(&ledger()).await?;
@@ -83,12 +87,12 @@ impl Counter<'_> {
         }
     }
 
-    async fn tally(&self, ledger: &[LedgerEntry]) -> Result<Tally> {
+    async fn tally(&self, ledger: &[LedgerPost]) -> Result<Tally> {
         let tenant = self.caller.tenant_id;
         let targets = db::targets(self.database_url, tenant).await?;
         let kinds = db::notification_kinds(self.database_url, tenant).await?;
         let usage = self.usage(tenant).await;
-        let mut tally = count(self.plan, ledger, &targets);
+        let mut tally = count(self.plan, ledger, &targets, self.card_hash);
         tally.usage = usage;
         tally.notifications = kinds.iter().map(|k| k.count).sum();
         tally.notification_kinds = kinds.into_iter().map(|k| (k.key, k.count)).collect();
@@ -129,6 +133,7 @@ impl Tally {
     pub fn passed(&self) -> bool {
         self.total.duplicates == 0
             && self.total.missing == 0
+            && self.total.without_image == 0
             && self.usage == self.total.published_once as i64
             && self.notifications == self.expected_notifications
     }
@@ -148,13 +153,13 @@ impl Tally {
 
 /// Counts the plan's posts against the ledger (by text: every text is unique to one post and
 /// one target) and the targets' states.
-fn count(plan: &Plan, ledger: &[LedgerEntry], targets: &[TargetRow]) -> Tally {
-    let mut published: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
-    for entry in ledger {
+fn count(plan: &Plan, ledger: &[LedgerPost], targets: &[TargetRow], card_hash: &str) -> Tally {
+    let mut published: HashMap<&str, Vec<&LedgerPost>> = HashMap::new();
+    for post in ledger {
         published
-            .entry(entry.text.as_str())
+            .entry(post.entry.text.as_str())
             .or_default()
-            .push(entry);
+            .push(post);
     }
     let rows: HashMap<&str, &TargetRow> = targets.iter().map(|t| (t.text.as_str(), t)).collect();
     let mut tally = Tally::default();
@@ -176,7 +181,7 @@ fn count(plan: &Plan, ledger: &[LedgerEntry], targets: &[TargetRow]) -> Tally {
         }
         if entries.len() > 1 {
             line.duplicates = entries.len() - 1;
-            let ids: Vec<&str> = entries.iter().map(|e| e.status_id.as_str()).collect();
+            let ids: Vec<&str> = entries.iter().map(|e| e.entry.status_id.as_str()).collect();
             tally.problems.push(format!(
                 "duplicate: post {index:05} on {platform} published {} times (ids {}); target {state}{}",
                 entries.len(),
@@ -190,6 +195,17 @@ fn count(plan: &Plan, ledger: &[LedgerEntry], targets: &[TargetRow]) -> Tally {
                 "missing: post {index:05} on {platform}: {} in the ledger; target {state}{}",
                 entries.len(),
                 describe(row)
+            ));
+        }
+        if super::media::carries_card(platform, index)
+            && let Some(post) = entries.first()
+            && !carries(post, card_hash)
+        {
+            line.without_image = 1;
+            tally.problems.push(format!(
+                "without its image: post {index:05} on {platform} (media ids {:?}, {} upload(s))",
+                post.entry.media_ids,
+                post.media.len()
             ));
         }
         if let Some(late) = row.and_then(|r| r.lateness_secs) {
@@ -213,6 +229,17 @@ fn count(plan: &Plan, ledger: &[LedgerEntry], targets: &[TargetRow]) -> Tally {
         .filter_map(|(platform, secs)| Some((platform, Lateness::of(secs)?)))
         .collect();
     tally
+}
+
+/// Whether a published post carries the card: uploaded bytes that hash to it, or (Instagram,
+/// Threads) the public URL that names it.
+fn carries(post: &LedgerPost, card_hash: &str) -> bool {
+    post.media.iter().any(|m| m.sha256 == card_hash)
+        || post
+            .entry
+            .media_ids
+            .iter()
+            .any(|id| id.ends_with(&format!("/{card_hash}.png")))
 }
 
 /// How long after their time targets were published, in seconds.
@@ -241,6 +268,7 @@ fn add(sum: &mut Line, line: Line) {
     sum.published_once += line.published_once;
     sum.duplicates += line.duplicates;
     sum.missing += line.missing;
+    sum.without_image += line.without_image;
 }
 
 fn describe(row: Option<&&TargetRow>) -> String {
@@ -267,16 +295,16 @@ fn describe(row: Option<&&TargetRow>) -> String {
 /// The per-platform table and the problems, for the summary.
 pub fn table(tally: &Tally) -> String {
     let mut out = format!(
-        "  {:<10} {:>7} {:>6} {:>10} {:>7}   {}\n",
-        "platform", "targets", "once", "duplicates", "missing", "late p50 / p95 / max"
+        "  {:<10} {:>7} {:>6} {:>10} {:>7} {:>9}   {}\n",
+        "platform", "targets", "once", "duplicates", "missing", "no image", "late p50 / p95 / max"
     );
     let row = |name: &str, line: &Line, late: Option<&Lateness>| {
         let late = late.map_or_else(String::new, |l| {
             format!("{:.1}s / {:.1}s / {:.1}s", l.p50, l.p95, l.max)
         });
         let row = format!(
-            "  {name:<10} {:>7} {:>6} {:>10} {:>7}   {late}",
-            line.targets, line.published_once, line.duplicates, line.missing
+            "  {name:<10} {:>7} {:>6} {:>10} {:>7} {:>9}   {late}",
+            line.targets, line.published_once, line.duplicates, line.missing, line.without_image
         );
         format!("{}\n", row.trim_end())
     };

@@ -17,13 +17,16 @@ use crate::up::log::say;
 use crate::up::{infra, ready, services};
 
 /// The binaries a chaos run needs.
-pub const BINARIES: [&str; 3] = ["publisher", "billing", "notifier"];
-/// Slots in the fleet: the publisher replicas first.
-const SLOTS: [(&str, &str); 4] = [
+pub const BINARIES: [&str; 5] = ["publisher", "billing", "notifier", "renderer", "gateway"];
+/// Slots in the fleet: the publisher replicas first. The renderer renders the run's card and,
+/// with the gateway's public media origin, serves it to the platforms that fetch it.
+const SLOTS: [(&str, &str); 6] = [
     ("publisher-1", "publisher"),
     ("publisher-2", "publisher"),
     ("billing", "billing"),
     ("notifier", "notifier"),
+    ("renderer", "renderer"),
+    ("gateway", "gateway"),
 ];
 pub const PUBLISHER_SLOTS: [usize; 2] = [0, 1];
 const READY_LIMIT: Duration = Duration::from_secs(90);
@@ -87,21 +90,36 @@ impl Stack {
     pub async fn start_services(&mut self) -> Result<()> {
         let nats_url = self.nats()?.url();
         let sandbox_url = self.sandbox()?.base_url().to_owned();
+        let gateway_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, herald_testkit::free_port()?));
         for (name, binary) in SLOTS {
             let ops_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, herald_testkit::free_port()?));
             let mut env = vec![
                 ("HERALD_NATS_URL".to_owned(), nats_url.clone()),
-                ("HERALD_DATABASE_URL".to_owned(), self.database_url.clone()),
                 ("HERALD_OPS_ADDR".to_owned(), ops_addr.to_string()),
                 ("HERALD_LOG".to_owned(), "info".to_owned()),
                 ("HERALD_OUTBOX_SWEEP_SECS".to_owned(), "1".to_owned()),
                 ("HERALD_SHUTDOWN_TIMEOUT_SECS".to_owned(), "5".to_owned()),
             ];
+            if binary != "gateway" {
+                env.push(("HERALD_DATABASE_URL".to_owned(), self.database_url.clone()));
+            }
             match binary {
                 "publisher" => {
                     env.extend(services::publisher_sandbox_env(&sandbox_url));
                     env.extend(short_publisher_timers());
+                    env.push((
+                        "HERALD_PUBLISHER_MEDIA_BASE_URL".to_owned(),
+                        format!("http://{gateway_addr}/media"),
+                    ));
                 }
+                "gateway" => env.push((
+                    "HERALD_GATEWAY_HTTP_ADDR".to_owned(),
+                    gateway_addr.to_string(),
+                )),
+                "renderer" => env.push((
+                    "HERALD_RENDERER_STORAGE_DIR".to_owned(),
+                    self.dir.path.join("objects").display().to_string(),
+                )),
                 "notifier" => env.push((
                     "HERALD_NOTIFIER_MAILBOX".to_owned(),
                     self.dir.path.join("mailbox.mbox").display().to_string(),

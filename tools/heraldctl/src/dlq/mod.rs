@@ -1,9 +1,12 @@
 //! `heraldctl dlq list|show|replay`: the operator's side of the dead-letter path (DESIGN §3).
 //! The kit's mover copies a message a consumer gave up on to `dlq.<stream>.<consumer>` in the
 //! `DLQ` stream; this reads those copies without consuming them and puts one back on its
-//! original subject, recording the replay as a marker in the same stream (see `letters`).
+//! original subject, recording the replay as a marker in the same stream. The reading and the
+//! replaying live in the kit (`herald_kit::dlq::{letters, replay}`), so tests replay the same way.
+//! Besides the mover's copies, the DLQ holds letters a service wrote itself when it gave up on a
+//! piece of work (the publisher, for a post target that failed for good): they have a
+//! `Herald-Dlq-Origin` header and no original stream sequence, and replay the same way.
 
-mod letters;
 mod replay;
 mod show;
 
@@ -13,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use herald_contracts::streams::{DLQ, STREAM_DEFS, stream_def};
 use herald_kit::async_nats::{self, jetstream};
+use herald_kit::dlq::letters::is_token;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -146,25 +150,4 @@ fn parse_consumer(name: &str) -> Result<String> {
         bail!("{name:?} is not a consumer name");
     }
     Ok(name.to_owned())
-}
-
-/// One subject token: no separators, wildcards or whitespace.
-fn is_token(token: &str) -> bool {
-    !token.is_empty()
-        && !token
-            .chars()
-            .any(|c| matches!(c, '.' | '*' | '>') || c.is_whitespace() || c.is_control())
-}
-
-/// RFC 3339 in UTC to the second: async-nats hands out the server's times in UTC.
-fn timestamp(time: &async_nats::datetime::DateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        time.year(),
-        u8::from(time.month()),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        time.second()
-    )
 }

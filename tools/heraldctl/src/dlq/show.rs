@@ -2,18 +2,19 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use herald_kit::async_nats::jetstream::stream::Stream;
+use herald_kit::dlq::DlqError;
+use herald_kit::dlq::letters::{self, Letter, Replay};
 use serde_json::Value;
 
 use super::Filter;
-use super::letters::{self, Letter, Replay};
 
 /// The reason column is cut to this many characters; `show` prints it whole.
 const REASON_WIDTH: usize = 60;
 
 pub async fn list(dlq: &Stream, filter: &Filter, limit: usize, json: bool) -> Result<ExitCode> {
-    let contents = letters::read(dlq, filter).await?;
+    let contents = letters::read(dlq, filter.stream.as_deref(), filter.consumer.as_deref()).await?;
     let total = contents.letters.len();
     let shown = &contents.letters[total.saturating_sub(limit)..];
     if json {
@@ -98,12 +99,35 @@ fn print_table(rows: &[[String; 10]]) {
     }
 }
 
+/// The dead letter at `sequence`, with a hint when there is none.
+pub async fn get(dlq: &Stream, sequence: u64) -> Result<Letter> {
+    letters::get(dlq, sequence)
+        .await
+        .map_err(|error| match error {
+            DlqError::NoMessage(_) => anyhow!("{error} (see `heraldctl dlq list`)"),
+            error => error.into(),
+        })
+}
+
 pub async fn show(dlq: &Stream, sequence: u64) -> Result<ExitCode> {
-    let letter = letters::get(dlq, sequence).await?;
+    let letter = get(dlq, sequence).await?;
     let replay = letters::replay_of(dlq, &letter).await?;
     println!("dlq-sequence: {}", letter.dlq_sequence);
     println!("dlq-subject:  {}", letter.dlq_subject);
     println!("time:         {}", letter.time);
+    match letter.sequence() {
+        Some(sequence) => println!(
+            "origin:       {} (copied from {} seq {sequence})",
+            letter.origin(),
+            letter.stream
+        ),
+        None if letter.origin() != letters::MOVER_ORIGIN => println!(
+            "origin:       written by {} (work it gave up on; replay sends the payload to {})",
+            letter.origin(),
+            letter.subject().unwrap_or("-")
+        ),
+        None => println!("origin:       {}", letter.origin()),
+    }
     match &replay {
         Some(replay) => println!(
             "status:       replayed at {} to {} as {} seq {} (Nats-Msg-Id {})",

@@ -108,6 +108,11 @@ fn env(wiring: &Wiring<'_>, name: &str, ops_addr: SocketAddr) -> Vec<(String, St
     let mut env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     if name == "publisher" {
         env.extend(publisher_sandbox_env(wiring.sandbox_url));
+        // Platforms that fetch images (Instagram, Threads) get them from the gateway.
+        env.push((
+            "HERALD_PUBLISHER_MEDIA_BASE_URL".to_owned(),
+            format!("http://127.0.0.1:{}/media", wiring.http_port),
+        ));
     }
     env
 }

@@ -179,8 +179,36 @@ async fn a_post_goes_through_every_service_exactly_once_and_a_design_renders() -
     assert_eq!(image.status(), StatusCode::OK);
     assert_eq!(image.headers()["content-type"], "image/png");
     let bytes = image.bytes().await?;
-    let reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info()?;
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes.clone())).read_info()?;
     assert_eq!((reader.info().width, reader.info().height), (640, 360));
+    let (_, render) = client
+        .get(&fleet, &format!("/v1/renders/{render_id}"))
+        .await?;
+    let hash = render["content_hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // The public media origin serves the same bytes without a token, cacheable for good.
+    let public = client
+        .http
+        .get(fleet.url(&format!("/media/{hash}.png")))
+        .send()
+        .await?;
+    assert_eq!(public.status(), StatusCode::OK);
+    assert_eq!(public.headers()["content-type"], "image/png");
+    assert!(
+        public.headers()["cache-control"]
+            .to_str()?
+            .contains("immutable")
+    );
+    assert_eq!(public.bytes().await?, bytes);
+    let unknown = client
+        .http
+        .get(fleet.url(&format!("/media/{}.png", "0".repeat(64))))
+        .send()
+        .await?;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 
     // Nothing arrives late: still one post, one usage unit, one notification.
     tokio::time::sleep(Duration::from_secs(2)).await;

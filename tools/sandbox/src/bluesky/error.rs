@@ -103,6 +103,15 @@ impl XrpcError {
         )
     }
 
+    /// The body is over the PDS's blob limit.
+    pub(crate) fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeError",
+            "request entity too large",
+        )
+    }
+
     pub(crate) fn not_implemented() -> Self {
         Self::new(
             StatusCode::NOT_IMPLEMENTED,

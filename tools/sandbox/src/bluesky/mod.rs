@@ -12,10 +12,15 @@
 //! - `GET /xrpc/app.bsky.feed.getPosts?uris=..`: post views with like/repost/reply/quote
 //!   counts from [`engagement_for`].
 //!
-//! Not modelled: blobs and embeds, other collections' lexicons, handle resolution, the
+//! - `POST /xrpc/com.atproto.repo.uploadBlob`: raw bytes → a blob ref whose CID is derived
+//!   from the bytes; a post's `app.bsky.embed.images` must reference the repo's own blobs,
+//!   and the ledger records the images with the post (see `blob.rs`).
+//!
+//! Not modelled: other embeds (stored unchecked), other collections' lexicons, handle resolution, the
 //! IP-wide limiter, OAuth (DPoP) sessions.
 
 mod auth;
+mod blob;
 mod error;
 mod feed;
 mod input;
@@ -49,6 +54,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/com.atproto.repo.createRecord",
                 web::post().to(repo::create_record),
+            )
+            .service(
+                web::resource("/com.atproto.repo.uploadBlob")
+                    .app_data(web::PayloadConfig::new(crate::upload::MAX_UPLOAD_BYTES))
+                    .route(web::post().to(blob::upload_blob)),
             )
             .route(
                 "/com.atproto.repo.getRecord",

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::auth;
+use super::blob;
 use super::error::XrpcError;
 use super::input;
 use super::rate_limit::{self, CREATE_POINTS, PUT_POINTS, REPO_WRITES, Status};
@@ -244,6 +245,11 @@ fn apply(
         }
     }
     let validated = validate_record(&input.collection, &input.record)?;
+    let media = if input.collection == POST_COLLECTION {
+        blob::embedded_images(&state.bluesky, did, &input.record)?
+    } else {
+        Vec::new()
+    };
     let rkey = match input.rkey {
         Some(rkey) => rkey,
         None => state.bluesky.next_tid(now),
@@ -298,16 +304,19 @@ fn apply(
     state.bluesky.put(record.clone());
     let created = existing.is_none();
     if created && input.collection == POST_COLLECTION {
-        state.ledger.record(LedgerEntry {
-            platform: Platform::Bluesky,
-            account_id: did.to_owned(),
-            status_id: rkey.clone(),
-            text: record.value["text"].as_str().unwrap_or_default().to_owned(),
-            media_ids: Vec::new(),
-            // The caller-chosen record key is Bluesky's idempotency key.
-            idempotency_key: Some(rkey),
-            created_at: now,
-        });
+        state.ledger.record_with_media(
+            LedgerEntry {
+                platform: Platform::Bluesky,
+                account_id: did.to_owned(),
+                status_id: rkey.clone(),
+                text: record.value["text"].as_str().unwrap_or_default().to_owned(),
+                media_ids: Vec::new(),
+                // The caller-chosen record key is Bluesky's idempotency key.
+                idempotency_key: Some(rkey),
+                created_at: now,
+            },
+            media,
+        );
     }
     let rev = state.bluesky.next_tid(now);
     let commit_cid = store::cid_for(&json!({ "did": did, "rev": rev, "data": cid }));

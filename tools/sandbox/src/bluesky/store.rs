@@ -9,6 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::rate_limit::RateLimiter;
+use crate::upload::Image;
 
 /// How long a rotated refresh token still answers with the session that replaced it (the
 /// reference PDS's grace period, so a client that lost the answer can retry).
@@ -52,6 +53,8 @@ pub(crate) struct BlueskyState {
     /// Refresh token id (`jti`) → the session it was exchanged for.
     rotations: HashMap<String, Rotation>,
     pub(crate) rate: RateLimiter,
+    /// Uploaded blobs by (DID, CID).
+    blobs: HashMap<(String, String), Image>,
     /// Last TID handed out for a server-chosen rkey; survives resets.
     last_tid: u64,
 }
@@ -89,6 +92,14 @@ impl BlueskyState {
     pub(crate) fn record(&self, did: &str, collection: &str, rkey: &str) -> Option<&Record> {
         self.records
             .get(&(did.to_owned(), collection.to_owned(), rkey.to_owned()))
+    }
+
+    pub(crate) fn put_blob(&mut self, did: &str, cid: &str, image: Image) {
+        self.blobs.insert((did.to_owned(), cid.to_owned()), image);
+    }
+
+    pub(crate) fn blob(&self, did: &str, cid: &str) -> Option<&Image> {
+        self.blobs.get(&(did.to_owned(), cid.to_owned()))
     }
 
     pub(crate) fn put(&mut self, record: Record) {
@@ -186,7 +197,7 @@ fn sorted(value: &Value) -> Value {
 }
 
 /// RFC 4648 base32, lower case, no padding (multibase `b`).
-fn base32(bytes: &[u8]) -> String {
+pub(crate) fn base32(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
     let mut buffer: u32 = 0;
     let mut bits = 0;

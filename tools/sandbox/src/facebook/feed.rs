@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::auth;
 use super::error::GraphError;
 use super::fields::{self, Field};
+use super::photos;
 use super::store::{Post, rfc3339};
 use super::usage::{self, Usage};
 use crate::conn;
@@ -105,42 +106,59 @@ fn publish(
     if !token.can_publish {
         return Err(GraphError::PublishPermission);
     }
-    if params.contains_key("link") || params.contains_key("attached_media") {
+    if params.contains_key("link") {
         return Err(GraphError::InvalidParameter(
-            "Links and attachments are not supported by the sandbox".to_owned(),
+            "Links are not supported by the sandbox".to_owned(),
         ));
     }
+    let attached = photos::attached_ids(&params)?;
     let message = params
         .get("message")
         .filter(|m| !m.trim().is_empty())
-        .cloned()
-        .ok_or_else(|| GraphError::InvalidParameter("Missing message or attachment".to_owned()))?;
-    commit(&mut shared.lock(), page_id, message, now)
+        .cloned();
+    if message.is_none() && attached.is_empty() {
+        return Err(GraphError::InvalidParameter(
+            "Missing message or attachment".to_owned(),
+        ));
+    }
+    commit(
+        &mut shared.lock(),
+        page_id,
+        message.unwrap_or_default(),
+        &attached,
+        now,
+    )
 }
 
 fn commit(
     state: &mut SandboxState,
     page_id: u64,
     message: String,
+    attached: &[String],
     now: DateTime<Utc>,
 ) -> Result<Post, GraphError> {
-    if state
-        .facebook
-        .latest(page_id)
-        .is_some_and(|latest| latest.message == message)
+    if !message.is_empty()
+        && state
+            .facebook
+            .latest(page_id)
+            .is_some_and(|latest| latest.message == message)
     {
         return Err(GraphError::Duplicate);
     }
+    let media = photos::attach(state, page_id, attached)?;
     let post = state.facebook.create(page_id, message, now);
-    state.ledger.record(LedgerEntry {
-        platform: Platform::Facebook,
-        account_id: page_id.to_string(),
-        status_id: post.id(),
-        text: post.message.clone(),
-        media_ids: Vec::new(),
-        idempotency_key: None,
-        created_at: post.created_at,
-    });
+    state.ledger.record_with_media(
+        LedgerEntry {
+            platform: Platform::Facebook,
+            account_id: page_id.to_string(),
+            status_id: post.id(),
+            text: post.message.clone(),
+            media_ids: attached.to_vec(),
+            idempotency_key: None,
+            created_at: post.created_at,
+        },
+        media,
+    );
     Ok(post)
 }
 

@@ -2,7 +2,10 @@
 //! in for `https://graph.facebook.com`). Every path starts with a Graph API version, and any
 //! `vNN.N` is accepted:
 //! - `GET /{ver}/{page-id}?fields=id,name`: the page a Page token posts as;
-//! - `POST /{ver}/{page-id}/feed` (`message`, form, JSON or query): `{"id": "<page>_<post>"}`;
+//! - `POST /{ver}/{page-id}/feed` (`message`, `attached_media`, form, JSON or query):
+//!   `{"id": "<page>_<post>"}`;
+//! - `POST /{ver}/{page-id}/photos` (multipart `source`, `published=false`,
+//!   `alt_text_custom`): an unpublished photo to attach (see `photos.rs`);
 //! - `GET /{ver}/{page-id}/posts` (and `/feed`) with `fields`, `since`, `until`, `limit`,
 //!   `after`: the page's posts, newest first, for reconciliation;
 //! - `GET /{ver}/{post-id}?fields=reactions.summary(total_count),comments.summary(true),shares`:
@@ -22,7 +25,7 @@
 //! - `readonly-…`: no `pages_manage_posts`, so publishing answers error 200 (403).
 //!
 //! Publishing a message identical to the page's latest post answers error 506 "Duplicate
-//! status message" (*unverified* for current API versions). Not modelled: photos, links,
+//! status message" (*unverified* for current API versions). Not modelled: photo posts of their own, links,
 //! scheduled and unpublished posts, page roles, user tokens.
 
 mod auth;
@@ -30,6 +33,7 @@ mod error;
 mod feed;
 mod fields;
 mod nodes;
+mod photos;
 mod store;
 mod usage;
 
@@ -43,6 +47,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/facebook")
             .route("/{version}/{node}/feed", web::post().to(feed::create))
             .route("/{version}/{node}/feed", web::get().to(feed::list))
+            .service(
+                web::resource("/{version}/{node}/photos")
+                    .app_data(web::PayloadConfig::new(crate::upload::MAX_UPLOAD_BYTES))
+                    .route(web::post().to(photos::upload)),
+            )
             .route("/{version}/{node}/posts", web::get().to(feed::list))
             .route("/{version}/{node}", web::get().to(nodes::show)),
     );

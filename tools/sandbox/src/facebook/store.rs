@@ -1,12 +1,14 @@
 //! Facebook's in-memory data: the pages' posts and the usage counters. Lives inside the
 //! sandbox's single mutex; methods here never block or await.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::usage::UsageCounter;
+use crate::ledger::LedgerMedia;
+use crate::upload::Image;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Post {
@@ -67,10 +69,21 @@ impl PostNumbers {
     }
 }
 
+/// An unpublished photo, waiting to be attached to a post (once).
+#[derive(Debug, Clone)]
+struct Photo {
+    page_id: u64,
+    image: Image,
+    alt_text: Option<String>,
+    attached: bool,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct FacebookState {
     /// By post number, which increases with creation time.
     posts: BTreeMap<u64, Post>,
+    /// Unpublished photos by id (ids from the post numbers, so never equal to a post's).
+    photos: HashMap<u64, Photo>,
     numbers: PostNumbers,
     pub(crate) usage: UsageCounter,
 }
@@ -79,7 +92,59 @@ impl FacebookState {
     /// Forgets posts and usage; the number generator survives so no id is handed out twice.
     pub(crate) fn reset(&mut self) {
         self.posts.clear();
+        self.photos.clear();
         self.usage = UsageCounter::default();
+    }
+
+    pub(crate) fn upload_photo(
+        &mut self,
+        page_id: u64,
+        image: Image,
+        alt_text: Option<String>,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let id = self.numbers.next(now);
+        self.photos.insert(
+            id,
+            Photo {
+                page_id,
+                image,
+                alt_text,
+                attached: false,
+            },
+        );
+        id
+    }
+
+    /// Marks the page's unattached photos `ids` attached and describes them for the ledger;
+    /// the first id that is not one leaves everything as it was.
+    pub(crate) fn attach_photos(
+        &mut self,
+        page_id: u64,
+        ids: &[String],
+    ) -> Result<Vec<LedgerMedia>, String> {
+        let mut numbers = Vec::with_capacity(ids.len());
+        for id in ids {
+            let number = id
+                .parse::<u64>()
+                .ok()
+                .filter(|n| {
+                    self.photos
+                        .get(n)
+                        .is_some_and(|p| p.page_id == page_id && !p.attached)
+                })
+                .filter(|n| !numbers.contains(n))
+                .ok_or_else(|| id.clone())?;
+            numbers.push(number);
+        }
+        let mut carried = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            if let Some(photo) = self.photos.get_mut(&number) {
+                photo.attached = true;
+                carried.push(photo.image.ledger(photo.alt_text.clone()));
+            }
+        }
+        Ok(carried)
     }
 
     /// The page's latest post, which Graph refuses to repeat word for word.

@@ -23,11 +23,15 @@
 //!   the text unescaped and cut at the first unescaped reserved character (the ledger records
 //!   what readers see, so a test can tell an escaped post from a truncated one).
 //!
-//! Not modelled: media, drafts, page roles (any member may post as any organization),
+//! Images: `POST /rest/images?action=initializeUpload`, a `PUT` of the bytes to the returned
+//! upload URL, and posts with `content.media` / `content.multiImage` (see `images.rs`).
+//!
+//! Not modelled: video and documents, drafts, page roles (any member may post as any organization),
 //! refresh tokens (LinkedIn grants them only to approved partners).
 
 mod auth;
 mod error;
+mod images;
 mod little_text;
 mod organizations;
 mod posts;
@@ -50,6 +54,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(organizations::show),
             )
             .route("/rest/posts", web::post().to(posts::create))
+            .route("/rest/images", web::post().to(images::initialize_upload))
+            .service(
+                web::resource("/dms-uploads/{id}")
+                    .app_data(web::PayloadConfig::new(crate::upload::MAX_UPLOAD_BYTES))
+                    .route(web::put().to(images::put_bytes)),
+            )
             .route("/rest/posts", web::get().to(posts::find))
             .route(
                 "/rest/organizationalEntityShareStatistics",

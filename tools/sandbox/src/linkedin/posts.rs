@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::auth::{self, Member};
 use super::error::ApiError;
+use super::images;
 use super::little_text;
 use super::store::{NewPost, Post};
 use super::version::{self, Version};
@@ -35,8 +36,10 @@ pub(crate) async fn create(
         return ApiError::Unavailable.error_response();
     }
     let now = Utc::now();
-    let committed = admit(&req, &body, faults.rate_limit_rate, now)
-        .and_then(|(member, new_post)| commit(&mut shared.lock(), &member, new_post, now));
+    let committed =
+        admit(&req, &body, faults.rate_limit_rate, now).and_then(|(member, new_post, images)| {
+            commit(&mut shared.lock(), &member, new_post, &images, now)
+        });
     let post = match committed {
         Ok(post) => post,
         Err(error) => return error.error_response(),
@@ -66,7 +69,7 @@ fn admit(
     body: &[u8],
     rate_limit_rate: f64,
     now: DateTime<Utc>,
-) -> Result<(Member, NewPost), ApiError> {
+) -> Result<(Member, NewPost, Images), ApiError> {
     let version = version::require(req, now)?;
     let member = auth::required(req)?;
     if faults::roll(rate_limit_rate) {
@@ -79,9 +82,9 @@ fn admit(
     if !member.can_write {
         return Err(denied("CREATE", &version));
     }
-    let new_post = parse(body)?;
+    let (new_post, images) = parse(body)?;
     check_author(&member, &new_post.author, "CREATE", &version)?;
-    Ok((member, new_post))
+    Ok((member, new_post, images))
 }
 
 /// Under the lock: refuse a duplicate, create, record in the ledger.
@@ -89,6 +92,7 @@ fn commit(
     state: &mut SandboxState,
     member: &Member,
     new_post: NewPost,
+    images: &Images,
     now: DateTime<Utc>,
 ) -> Result<Post, ApiError> {
     if let Some(earlier) = state
@@ -97,17 +101,21 @@ fn commit(
     {
         return Err(ApiError::Duplicate(earlier.urn()));
     }
+    let media = images::resolve(state, &new_post.author, images)?;
     let post = state.linkedin.create(new_post, now);
     tracing::debug!(member.sub = %member.sub, "linkedin post created");
-    state.ledger.record(LedgerEntry {
-        platform: Platform::Linkedin,
-        account_id: post.author.clone(),
-        status_id: post.urn(),
-        text: little_text::render(&post.commentary),
-        media_ids: Vec::new(),
-        idempotency_key: None,
-        created_at: post.created_at,
-    });
+    state.ledger.record_with_media(
+        LedgerEntry {
+            platform: Platform::Linkedin,
+            account_id: post.author.clone(),
+            status_id: post.urn(),
+            text: little_text::render(&post.commentary),
+            media_ids: images.iter().map(|(urn, _)| urn.clone()).collect(),
+            idempotency_key: None,
+            created_at: post.created_at,
+        },
+        media,
+    );
     Ok(post)
 }
 
@@ -120,7 +128,7 @@ fn denied(method: &str, version: &Version) -> ApiError {
 
 /// A member may act as themself; organizations are open to anyone here (page roles are not
 /// modelled).
-fn check_author(
+pub(crate) fn check_author(
     member: &Member,
     author: &str,
     method: &str,
@@ -142,7 +150,10 @@ fn check_author(
     ))
 }
 
-fn parse(body: &[u8]) -> Result<NewPost, ApiError> {
+/// The images a post references: URN and alt text, in order.
+type Images = Vec<(String, Option<String>)>;
+
+fn parse(body: &[u8]) -> Result<(NewPost, Images), ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::BadRequest("Unable to parse the request body as JSON".to_owned()))?;
     let field = |name: &str| value.get(name).and_then(Value::as_str);
@@ -184,14 +195,12 @@ fn parse(body: &[u8]) -> Result<NewPost, ApiError> {
             format!("\"{feed_distribution}\" is not an enum symbol"),
         ));
     }
-    if value.get("content").is_some() {
-        return Err(ApiError::validation(
-            "/content",
-            "media content is not supported by the sandbox",
-        ));
-    }
+    let images = match value.get("content") {
+        Some(content) => images::referenced(content)?,
+        None => Vec::new(),
+    };
     let commentary = field("commentary").unwrap_or_default().to_owned();
-    if commentary.trim().is_empty() {
+    if commentary.trim().is_empty() && images.is_empty() {
         return Err(ApiError::validation(
             "/commentary",
             "a post without content needs commentary",
@@ -203,7 +212,7 @@ fn parse(body: &[u8]) -> Result<NewPost, ApiError> {
             format!("length is out of range 0 to {MAX_COMMENTARY_CHARS}"),
         ));
     }
-    Ok(NewPost {
+    let post = NewPost {
         author,
         commentary,
         visibility: visibility.to_owned(),
@@ -212,7 +221,8 @@ fn parse(body: &[u8]) -> Result<NewPost, ApiError> {
             .get("isReshareDisabledByAuthor")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-    })
+    };
+    Ok((post, images))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,9 +1,11 @@
 //! LinkedIn's in-memory data: posts by id, in creation order. Lives inside the sandbox's
 //! single mutex; methods here never block or await.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
+
+use crate::upload::Image;
 
 /// How far back an identical commentary by the same author is refused as a duplicate
 /// (*unverified*: reports speak of a day or two).
@@ -56,9 +58,17 @@ impl ActivityIds {
     }
 }
 
+/// A registered image: its owner, and its bytes once `PUT` (then it is AVAILABLE).
+#[derive(Debug, Clone)]
+struct RegisteredImage {
+    owner: String,
+    image: Option<Image>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct LinkedinState {
     posts: BTreeMap<u64, Post>,
+    images: HashMap<u64, RegisteredImage>,
     ids: ActivityIds,
 }
 
@@ -66,6 +76,7 @@ impl LinkedinState {
     /// Forgets every post; the id generator survives so no id is handed out twice.
     pub(crate) fn reset(&mut self) {
         self.posts.clear();
+        self.images.clear();
     }
 
     /// The author's recent post with exactly this commentary, which LinkedIn refuses to repeat.
@@ -80,6 +91,38 @@ impl LinkedinState {
                 && p.commentary == commentary
                 && now - p.created_at < DUPLICATE_WINDOW
         })
+    }
+
+    /// Registers an image for `owner` (WAITING_UPLOAD) and returns its id.
+    pub(crate) fn register_image(&mut self, owner: &str, now: DateTime<Utc>) -> u64 {
+        let id = self.ids.next(now);
+        self.images.insert(
+            id,
+            RegisteredImage {
+                owner: owner.to_owned(),
+                image: None,
+            },
+        );
+        id
+    }
+
+    /// Stores the bytes of a registered image; false for an unknown id.
+    pub(crate) fn upload_image(&mut self, id: u64, image: Image) -> bool {
+        match self.images.get_mut(&id) {
+            Some(registered) => {
+                registered.image = Some(image);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An uploaded image of `owner`.
+    pub(crate) fn available_image(&self, id: u64, owner: &str) -> Option<&Image> {
+        self.images
+            .get(&id)
+            .filter(|r| r.owner == owner)
+            .and_then(|r| r.image.as_ref())
     }
 
     pub(crate) fn create(&mut self, new: NewPost, now: DateTime<Utc>) -> Post {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::media::MediaJson;
 use super::store::{Account, MastodonState, Status};
 use crate::time;
 
@@ -58,15 +59,6 @@ pub(crate) struct CredentialAccountJson {
     #[serde(flatten)]
     account: AccountJson,
     source: Value,
-}
-
-#[derive(Debug, Serialize)]
-struct MediaJson {
-    id: String,
-    r#type: &'static str,
-    url: Option<String>,
-    preview_url: Option<String>,
-    description: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -164,14 +156,8 @@ pub(crate) fn status_json(
         media_attachments: body
             .media_ids
             .iter()
-            .map(|id| MediaJson {
-                id: id.clone(),
-                // No media store yet, so the sandbox cannot know what the file was.
-                r#type: "unknown",
-                url: None,
-                preview_url: None,
-                description: None,
-            })
+            .filter_map(|id| state.media(id))
+            .map(|m| super::media::media_json(m, origin))
             .collect(),
         mentions: Vec::new(),
         tags: Vec::new(),

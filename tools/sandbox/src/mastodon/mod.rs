@@ -2,13 +2,18 @@
 //! `Idempotency-Key` replay (kept an hour per account), status lookup with engagement counts,
 //! an account's statuses for reconciliation, and `X-RateLimit-*` headers with 429s.
 //!
-//! Not modelled (yet): media upload (`media_ids` are accepted and echoed as attachments of
-//! type `unknown`), replies, polls, scheduled statuses, link/mention/hashtag rendering.
+//! `POST /api/v2/media` takes a multipart image upload (`file`, `description`) and a status
+//! may carry up to four of the account's unattached uploads in `media_ids[]`; the ledger
+//! records them with the status.
+//!
+//! Not modelled (yet): video and the 202 "processing" answer, replies, polls, scheduled
+//! statuses, link/mention/hashtag rendering.
 
 mod accounts;
 mod auth;
 mod entities;
 mod error;
+mod media;
 mod params;
 mod rate_limit;
 mod statuses;
@@ -31,5 +36,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/api/v1/accounts/{id}", web::get().to(accounts::show))
     .route("/api/v1/statuses", web::post().to(statuses::create))
+    .service(
+        web::resource("/api/v2/media")
+            .app_data(web::PayloadConfig::new(crate::upload::MAX_UPLOAD_BYTES))
+            .route(web::post().to(media::create)),
+    )
     .route("/api/v1/statuses/{id}", web::get().to(statuses::show));
 }

@@ -121,16 +121,26 @@ fn commit(
         return Ok((status, true));
     }
     let new_status = params.validate()?;
+    let media = state
+        .mastodon
+        .attachable(account.id, &new_status.media_ids)?;
     let status = state.mastodon.create(account, new_status, key, now)?;
-    state.ledger.record(LedgerEntry {
-        platform: Platform::Mastodon,
-        account_id: account.id.to_string(),
-        status_id: status.id.to_string(),
-        text: status.body.text.clone(),
-        media_ids: status.body.media_ids.clone(),
-        idempotency_key: key.map(str::to_owned),
-        created_at: status.created_at,
-    });
+    let media = media
+        .iter()
+        .map(|m| m.image.ledger(m.description.clone()))
+        .collect();
+    state.ledger.record_with_media(
+        LedgerEntry {
+            platform: Platform::Mastodon,
+            account_id: account.id.to_string(),
+            status_id: status.id.to_string(),
+            text: status.body.text.clone(),
+            media_ids: status.body.media_ids.clone(),
+            idempotency_key: key.map(str::to_owned),
+            created_at: status.created_at,
+        },
+        media,
+    );
     Ok((status, false))
 }
 

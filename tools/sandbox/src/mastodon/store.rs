@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::error::ApiError;
 use super::params::NewStatus;
 use super::rate_limit::{self, RateLimiter, Window};
+use crate::upload::Image;
 
 /// Mastodon keeps an `Idempotency-Key` for one hour after the create that stored it.
 const IDEMPOTENCY_TTL: Duration = Duration::hours(1);
@@ -60,6 +61,17 @@ pub(crate) struct Status {
     pub(crate) created_at: DateTime<Utc>,
 }
 
+/// An uploaded MediaAttachment; `status_id` once a status carries it (then it cannot be
+/// attached again).
+#[derive(Debug, Clone)]
+pub(crate) struct Media {
+    pub(crate) id: u64,
+    pub(crate) account_id: u64,
+    pub(crate) image: Image,
+    pub(crate) description: Option<String>,
+    pub(crate) status_id: Option<u64>,
+}
+
 struct StoredKey {
     status_id: u64,
     stored_at: DateTime<Utc>,
@@ -85,6 +97,7 @@ pub(crate) struct MastodonState {
     accounts: HashMap<u64, AccountRecord>,
     statuses: BTreeMap<u64, Status>,
     idempotency: HashMap<(u64, String), StoredKey>,
+    media: HashMap<u64, Media>,
     pub(crate) rate: RateLimiter,
     ids: SnowflakeIds,
 }
@@ -143,6 +156,54 @@ impl MastodonState {
         self.statuses.get(&id)
     }
 
+    pub(crate) fn media(&self, id: &str) -> Option<&Media> {
+        id.parse::<u64>().ok().and_then(|id| self.media.get(&id))
+    }
+
+    pub(crate) fn upload(
+        &mut self,
+        account: &Account,
+        image: Image,
+        description: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Media {
+        let media = Media {
+            id: self.ids.next(now),
+            account_id: account.id,
+            image,
+            description,
+            status_id: None,
+        };
+        self.media.insert(media.id, media.clone());
+        media
+    }
+
+    /// The account's unattached uploads named by `ids`, in order, as `PostStatusService`
+    /// checks them: any id unknown, someone else's or already attached refuses the status.
+    pub(crate) fn attachable(
+        &self,
+        account_id: u64,
+        ids: &[String],
+    ) -> Result<Vec<Media>, ApiError> {
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.media(id) {
+                Some(m) if m.account_id == account_id && m.status_id.is_none() => {
+                    found.push(m.clone());
+                }
+                _ => missing.push(id.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::Unprocessable(format!(
+                "Media {} not found or already attached to another post",
+                missing.join(", ")
+            )));
+        }
+        Ok(found)
+    }
+
     /// The status a still-valid `Idempotency-Key` of this account points to.
     pub(crate) fn replay(
         &mut self,
@@ -177,6 +238,15 @@ impl MastodonState {
             body,
             created_at,
         };
+        for media_id in &status.body.media_ids {
+            if let Some(media) = media_id
+                .parse::<u64>()
+                .ok()
+                .and_then(|m| self.media.get_mut(&m))
+            {
+                media.status_id = Some(id);
+            }
+        }
         self.statuses.insert(id, status.clone());
         if let Some(record) = self.accounts.get_mut(&account.id) {
             record.status_ids.push(id);

@@ -8,15 +8,18 @@
 //!   recent tweets, newest first (reconciliation);
 //! - `GET /2/tweets?ids=&tweet.fields=public_metrics`: lookup with deterministic metrics
 //!   ([`public_metrics_for`]);
-//! - `POST /2/oauth2/token`: refresh (and authorization-code) grants.
+//! - `POST /2/oauth2/token`: refresh (and authorization-code) grants;
+//! - `POST /2/media/upload` (multipart `media`, `media_category=tweet_image`) and
+//!   `POST /2/media/metadata` (alt text): images a tweet attaches by `media.media_ids`.
 //!
 //! Every answer of a rate-limited endpoint carries `x-rate-limit-*`; errors are X's problem
 //! JSON. Tokens and their test conventions (`expired-`, `noscope-`, `keep-`) are described in
-//! `auth.rs` and `oauth.rs`. Not modelled: media upload, replies, quotes, polls, deletion,
+//! `auth.rs` and `oauth.rs`. Not modelled: chunked uploads, video, replies, quotes, polls, deletion,
 //! app-wide 24-hour limits.
 
 mod auth;
 mod error;
+mod media;
 mod oauth;
 mod rate_limit;
 mod render;
@@ -38,6 +41,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tweets", web::post().to(tweets::create))
             .route("/tweets", web::get().to(tweets::lookup))
             .route("/oauth2/token", web::post().to(oauth::token))
+            .service(
+                web::resource("/media/upload")
+                    .app_data(web::PayloadConfig::new(crate::upload::MAX_UPLOAD_BYTES))
+                    .route(web::post().to(media::upload)),
+            )
+            .route("/media/metadata", web::post().to(media::metadata))
             .default_service(web::to(not_found)),
     );
 }

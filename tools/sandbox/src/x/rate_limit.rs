@@ -20,6 +20,11 @@ pub(crate) const CREATE_TWEET: Endpoint = Endpoint {
     name: "POST /2/tweets",
     limit: 100,
 };
+/// `POST /2/media/upload` and `/2/media/metadata`: 500 per 15 minutes per user (sandbox figure).
+pub(crate) const MEDIA_UPLOAD: Endpoint = Endpoint {
+    name: "POST /2/media/upload",
+    limit: 500,
+};
 /// `GET /2/users/me`: 75 per 15 minutes per user.
 pub(crate) const USERS_ME: Endpoint = Endpoint {
     name: "GET /2/users/me",

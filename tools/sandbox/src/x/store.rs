@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 
 use super::rate_limit::RateLimiter;
+use crate::ledger::LedgerMedia;
+use crate::upload::Image;
 
 /// X refuses a text its author already posted recently. X does not document the window; the
 /// sandbox uses 24 hours.
@@ -40,8 +42,17 @@ impl SnowflakeIds {
     }
 }
 
+/// An uploaded image: its owner, bytes and alt text (set by `/2/media/metadata`).
+#[derive(Debug, Clone)]
+pub(crate) struct Media {
+    owner: u64,
+    image: Image,
+    alt_text: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct XState {
+    media: HashMap<u64, Media>,
     tweets: BTreeMap<u64, Tweet>,
     /// Author → tweet ids, increasing.
     by_author: HashMap<u64, Vec<u64>>,
@@ -52,6 +63,53 @@ pub(crate) struct XState {
 }
 
 impl XState {
+    /// Stores an upload and returns its media id.
+    pub(crate) fn upload(&mut self, owner: u64, image: Image, now: DateTime<Utc>) -> u64 {
+        let id = self.ids.next(now);
+        self.media.insert(
+            id,
+            Media {
+                owner,
+                image,
+                alt_text: None,
+            },
+        );
+        id
+    }
+
+    pub(crate) fn media_owner(&self, id: u64) -> Option<u64> {
+        self.media.get(&id).map(|m| m.owner)
+    }
+
+    pub(crate) fn describe(&mut self, id: u64, alt_text: String) {
+        if let Some(media) = self.media.get_mut(&id) {
+            media.alt_text = Some(alt_text).filter(|t| !t.is_empty());
+        }
+    }
+
+    /// The owner's media named by `ids`, for the ledger; the ids that are not theirs.
+    pub(crate) fn attachable(
+        &self,
+        owner: u64,
+        ids: &[String],
+    ) -> Result<Vec<LedgerMedia>, Vec<String>> {
+        let mut found = Vec::new();
+        let mut invalid = Vec::new();
+        for id in ids {
+            match id.parse::<u64>().ok().and_then(|m| self.media.get(&m)) {
+                Some(media) if media.owner == owner => {
+                    found.push(media.image.ledger(media.alt_text.clone()));
+                }
+                _ => invalid.push(id.clone()),
+            }
+        }
+        if invalid.is_empty() {
+            Ok(found)
+        } else {
+            Err(invalid)
+        }
+    }
+
     /// Forgets what a test could observe; the id generator survives.
     pub(crate) fn reset(&mut self) {
         let ids = std::mem::take(&mut self.ids);

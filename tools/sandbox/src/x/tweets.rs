@@ -138,17 +138,34 @@ fn commit(
         if state.x.duplicate_of(user_id, &new.text, now) {
             return Err(XError::Forbidden(DUPLICATE_CONTENT.to_owned()));
         }
+        if new.media_ids.len() > super::media::MAX_MEDIA_PER_TWEET {
+            return Err(XError::invalid(
+                "$.media.media_ids: must have at most 4 items",
+            ));
+        }
+        let media = state
+            .x
+            .attachable(user_id, &new.media_ids)
+            .map_err(|invalid| {
+                XError::invalid(format!(
+                    "Your media IDs are invalid: {}",
+                    invalid.join(", ")
+                ))
+            })?;
         let tweet = state.x.create(user_id, new.text, new.media_ids, now);
-        state.ledger.record(LedgerEntry {
-            platform: Platform::X,
-            account_id: user_id.to_string(),
-            status_id: tweet.id.to_string(),
-            text: tweet.text.clone(),
-            media_ids: tweet.media_ids.clone(),
-            // X has no idempotency key.
-            idempotency_key: None,
-            created_at: tweet.created_at,
-        });
+        state.ledger.record_with_media(
+            LedgerEntry {
+                platform: Platform::X,
+                account_id: user_id.to_string(),
+                status_id: tweet.id.to_string(),
+                text: tweet.text.clone(),
+                media_ids: tweet.media_ids.clone(),
+                // X has no idempotency key.
+                idempotency_key: None,
+                created_at: tweet.created_at,
+            },
+            media,
+        );
         Ok(tweet)
     });
     (result, Some(window))

@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod instagram;
 mod linkedin;
+mod media;
 mod reads;
 mod statuses;
 mod threads;

@@ -78,14 +78,15 @@ async fn ids_increase_and_remaining_counts_down() {
 #[tokio::test]
 async fn accepts_a_urlencoded_form_with_media_ids() {
     let app = spawn().await;
+    let (first, second) = (upload(&app, "token-a").await, upload(&app, "token-a").await);
     let response = app
         .client
         .post(app.url("/api/v1/statuses"))
         .bearer_auth("token-a")
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(
-            "status=from+a+form&visibility=unlisted&spoiler_text=cw&media_ids[]=11&media_ids[]=12",
-        )
+        .body(format!(
+            "status=from+a+form&visibility=unlisted&spoiler_text=cw&media_ids[]={first}&media_ids[]={second}"
+        ))
         .send()
         .await
         .unwrap();
@@ -101,8 +102,8 @@ async fn accepts_a_urlencoded_form_with_media_ids() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(media, ["11", "12"]);
-    assert_eq!(app.ledger("").await[0]["media_ids"], json!(["11", "12"]));
+    assert_eq!(media, [first.as_str(), second.as_str()]);
+    assert_eq!(app.ledger("").await[0]["media_ids"], json!([first, second]));
     app.stop().await;
 }
 
@@ -146,8 +147,9 @@ async fn refuses_blank_text_without_media() {
             json!({ "error": "Validation failed: Text can't be blank" })
         );
     }
+    let id = upload(&app, "token-a").await;
     let media_only = app
-        .post_status("token-a", json!({ "media_ids": ["5"] }), None)
+        .post_status("token-a", json!({ "media_ids": [id] }), None)
         .await;
     assert_eq!(media_only.status(), 200);
     assert_eq!(app.ledger("").await.len(), 1);
@@ -181,4 +183,23 @@ async fn refuses_text_over_500_characters_and_bad_visibility() {
     assert_eq!(malformed.status(), 400);
     assert!(app.ledger("").await.is_empty());
     app.stop().await;
+}
+
+/// Uploads a small image as the token's account and returns its media id.
+async fn upload(app: &crate::helpers::TestSandbox, token: &str) -> String {
+    let part = reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\n".to_vec())
+        .file_name("a.png")
+        .mime_str("image/png")
+        .unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v2/media"))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let media: Value = response.json().await.unwrap();
+    media["id"].as_str().unwrap().to_owned()
 }

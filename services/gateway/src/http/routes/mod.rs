@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod events;
 pub mod metrics;
 pub mod notifications;
 pub mod posts;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     renders::configure(cfg);
     usage::configure(cfg);
     notifications::configure(cfg);
+    events::configure(cfg);
 }
 
 /// Parses a path id; anything that is not a UUID is "not found", so ids leak no structure.

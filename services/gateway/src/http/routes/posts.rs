@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use herald_contracts::AccountId;
 use herald_contracts::rpc::publisher::{
     CancelPost, CancelPostRequest, CreatePost, CreatePostRequest, GetPost, GetPostRequest,
-    ListPosts, ListPostsRequest, PostList, PostStatus, PostView, ReschedulePost,
+    ListPosts, ListPostsRequest, MediaAttachment, PostList, PostStatus, PostView, ReschedulePost,
     ReschedulePostRequest, UpdatePost, UpdatePostRequest,
 };
 use serde::Deserialize;
@@ -72,6 +72,7 @@ async fn get(ctx: Ctx, id: web::Path<String>) -> Result<web::Json<PostView>, Api
 struct UpdateBody {
     text: Option<String>,
     account_ids: Option<Vec<AccountId>>,
+    media: Option<Vec<MediaAttachment>>,
 }
 
 async fn update(
@@ -86,6 +87,7 @@ async fn update(
             post_id,
             text: body.text,
             account_ids: body.account_ids,
+            media: body.media,
         })
         .await?,
     ))

@@ -9,13 +9,15 @@ use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use herald_contracts::rpc::renderer::{
-    CreateRender, CreateRenderRequest, GetRender, GetRenderContent, GetRenderRequest, RenderView,
+    CreateRender, CreateRenderRequest, GetAsset, GetAssetRequest, GetRender, GetRenderContent,
+    GetRenderRequest, RenderView,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::RENDERS, web::post().to(create))
         .route(paths::RENDER, web::get().to(get))
-        .route(paths::RENDER_IMAGE, web::get().to(image));
+        .route(paths::RENDER_IMAGE, web::get().to(image))
+        .route(paths::MEDIA, web::get().to(media));
 }
 
 /// Accepted, not done: the job renders asynchronously; poll the `Location`.
@@ -42,6 +44,33 @@ fn safe_content_type(content_type: &str) -> &'static str {
         "image/webp" => "image/webp",
         _ => "application/octet-stream",
     }
+}
+
+/// `GET /media/<sha256>.png`: the public origin of rendered images. Content-addressed, so the
+/// bytes behind a URL never change: cacheable forever.
+async fn media(ctx: Ctx, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let hash = file
+        .strip_suffix(".png")
+        .filter(|hash| {
+            hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+        .ok_or_else(ApiError::not_found)?;
+    let content = ctx
+        .call::<GetAsset>(GetAssetRequest {
+            content_hash: hash.to_owned(),
+        })
+        .await?;
+    let bytes = STANDARD
+        .decode(content.data_base64.as_bytes())
+        .map_err(|error| {
+            tracing::error!(error = %error, "renderer sent undecodable image data");
+            ApiError::internal()
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type(safe_content_type(&content.content_type))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::ETAG, format!("\"{hash}\"")))
+        .body(bytes))
 }
 
 async fn image(ctx: Ctx, id: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -27,12 +27,20 @@ fn created_at_of(post: &Publication) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or(post.first_attempt_at)
 }
 
-pub(super) fn post_record(post: &Publication) -> serde_json::Value {
-    serde_json::json!({
+/// The record; `embed` (the images) must itself be the same on every try.
+pub(super) fn post_record(
+    post: &Publication,
+    embed: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut record = serde_json::json!({
         "$type": POST_COLLECTION,
         "text": post.text,
         "createdAt": created_at_of(post).to_rfc3339_opts(SecondsFormat::Millis, true),
-    })
+    });
+    if let Some(embed) = embed {
+        record["embed"] = embed;
+    }
+    record
 }
 
 /// The post's TID: 53 bits of microseconds since the epoch (the first attempt) and a 10-bit
@@ -62,7 +70,7 @@ mod tests {
             idempotency_key: key.into(),
             first_attempt_at: at,
             checkpoint: None,
-            image_url: None,
+            media: Vec::new(),
         }
     }
 
@@ -94,10 +102,10 @@ mod tests {
     fn the_record_is_the_same_bytes_every_time() {
         let at = Utc::now();
         let post = publication(at, "k");
-        let record = post_record(&post);
+        let record = post_record(&post, None);
         assert_eq!(
             serde_json::to_string(&record).ok(),
-            serde_json::to_string(&post_record(&post)).ok()
+            serde_json::to_string(&post_record(&post, None)).ok()
         );
         assert_eq!(record["$type"], POST_COLLECTION);
         let created = record["createdAt"].as_str().unwrap_or_default();

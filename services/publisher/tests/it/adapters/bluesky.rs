@@ -51,7 +51,7 @@ fn publication(text: &str, key: &str) -> Publication {
         idempotency_key: key.into(),
         first_attempt_at: Utc::now(),
         checkpoint: None,
-        image_url: None,
+        media: Vec::new(),
     }
 }
 
@@ -335,4 +335,103 @@ impl WithToken for Creds {
             ..self.clone()
         }
     }
+}
+
+/// The stored record under `rkey`: its CID (a hash of its canonical bytes) and its value.
+async fn stored_record(
+    h: &Harness,
+    did: &str,
+    rkey: &str,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    let body: serde_json::Value = h
+        .http
+        .get(format!(
+            "{}/xrpc/com.atproto.repo.getRecord",
+            h.config.bluesky_url
+        ))
+        .query(&[
+            ("repo", did),
+            ("collection", "app.bsky.feed.post"),
+            ("rkey", rkey),
+        ])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok((
+        body["cid"].as_str().unwrap_or_default().to_owned(),
+        body["value"].clone(),
+    ))
+}
+
+#[tokio::test]
+async fn images_are_uploaded_as_blobs_and_embedded_with_alt_text() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let (creds, _) = connected(&h, "media.test").await?;
+    let mut post = publication("two pictures", "post-media:account-1");
+    post.media = super::two_images();
+    let outcome = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
+    let rkey = h.sandbox.ledger()[0].status_id.clone();
+    let (_, value) = stored_record(&h, &creds.remote_account_id, &rkey).await?;
+    assert_eq!(value["embed"]["$type"], "app.bsky.embed.images");
+    assert_eq!(value["embed"]["images"][1]["alt"], "another card");
+    assert_eq!(
+        value["embed"]["images"][0]["image"]["mimeType"],
+        "image/png"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_retry_after_a_dropped_answer_writes_the_identical_record() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let (creds, _) = connected(&h, "media-retry.test").await?;
+    let mut post = publication("a picture, once", "post-media-2:account-1");
+    post.media = super::image(None);
+    set_faults(
+        &h,
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )?;
+    let first = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(first, PublishOutcome::Ambiguous { .. }),
+        "{first:?}"
+    );
+    set_faults(&h, Faults::default())?;
+    let found = adapter(&h).reconcile(&creds, &post).await.value;
+    let Reconciled::Found { remote_id, .. } = found.clone() else {
+        panic!("expected found, got {found:?}");
+    };
+    // A publish after all re-uploads the image and writes the same record: a no-op.
+    let again = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(again, PublishOutcome::Published { remote_id: ref id, .. } if *id == remote_id),
+        "{again:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
+    let rkey = h.sandbox.ledger()[0].status_id.clone();
+    let (first_cid, first_value) = stored_record(&h, &creds.remote_account_id, &rkey).await?;
+
+    // On a PDS that never saw the first try, the retry writes a record with the same CID:
+    // the same bytes, blob refs included.
+    h.sandbox.reset();
+    let fresh = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(fresh, PublishOutcome::Published { remote_id: ref id, .. } if *id == remote_id),
+        "{fresh:?}"
+    );
+    let (retry_cid, retry_value) = stored_record(&h, &creds.remote_account_id, &rkey).await?;
+    assert_eq!(retry_value, first_value);
+    assert_eq!(retry_cid, first_cid);
+    super::assert_carries(&h.sandbox, &post.media, true);
+    Ok(())
 }

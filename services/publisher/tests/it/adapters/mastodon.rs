@@ -28,7 +28,7 @@ fn publication(text: &str, key: &str) -> Publication {
         idempotency_key: key.into(),
         first_attempt_at: Utc::now(),
         checkpoint: None,
-        image_url: None,
+        media: Vec::new(),
     }
 }
 
@@ -137,5 +137,58 @@ async fn outages_throttling_and_bad_tokens_are_classified() -> anyhow::Result<()
         "{reply:?}"
     );
     assert!(h.sandbox.ledger().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn images_are_uploaded_with_their_alt_text_and_attached() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let adapter = h.adapters.get(Platform::Mastodon).expect("adapter");
+    let creds = connected(&h, "token-m-media").await?;
+    let mut post = publication("with pictures", "key-media");
+    post.media = super::two_images();
+    let outcome = adapter.publish(&creds, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_upload_is_retryable_and_posts_nothing() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let adapter = h.adapters.get(Platform::Mastodon).expect("adapter");
+    let creds = connected(&h, "token-m-media-fail").await?;
+    let mut post = publication("with a picture", "key-media-fail");
+    post.media = super::image(None);
+    for faults in [
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+        Faults {
+            rate_limit_rate: 1.0,
+            ..Faults::default()
+        },
+    ] {
+        h.sandbox
+            .set_faults(herald_sandbox::Platform::Mastodon, faults)?;
+        let outcome = adapter.publish(&creds, &post).await.value;
+        assert!(
+            matches!(outcome, PublishOutcome::Retryable { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert!(h.sandbox.ledger().is_empty());
+    h.sandbox
+        .set_faults(herald_sandbox::Platform::Mastodon, Faults::default())?;
+    let outcome = adapter.publish(&creds, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
     Ok(())
 }

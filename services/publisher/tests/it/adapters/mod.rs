@@ -9,7 +9,23 @@ mod mastodon;
 mod threads;
 mod x;
 
-use herald_publisher::adapters::{Adapters, PlatformConfig};
+use herald_publisher::adapters::{Adapters, MediaItem, PlatformConfig};
+
+/// A small PNG (the sandbox's platforms accept any image bytes).
+pub const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// One attached image, served from `url` for the platforms that fetch it.
+#[allow(dead_code)]
+pub fn image(url: Option<&str>) -> Vec<MediaItem> {
+    vec![MediaItem {
+        bytes: bytes::Bytes::from_static(PNG),
+        content_type: "image/png".into(),
+        alt_text: Some("a test card".into()),
+        public_url: url.map(str::to_owned),
+        content_hash: "0".repeat(64),
+    }]
+}
 
 /// A sandbox and every adapter configured to call it (each platform under its own prefix).
 #[allow(dead_code)]
@@ -55,4 +71,60 @@ impl Harness {
             http,
         })
     }
+}
+
+/// Two different images with their own alt texts, in order (the second only for the platforms
+/// that post several).
+#[allow(dead_code)]
+pub fn two_images() -> Vec<MediaItem> {
+    let mut second = PNG.to_vec();
+    second.extend_from_slice(b"second");
+    let mut images = image(None);
+    images.push(MediaItem {
+        bytes: bytes::Bytes::from(second),
+        content_type: "image/png".into(),
+        alt_text: Some("another card".into()),
+        public_url: None,
+        content_hash: "1".repeat(64),
+    });
+    images
+}
+
+/// SHA-256 of `bytes`, hex: what the sandbox's ledger records for an uploaded image.
+#[allow(dead_code)]
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Asserts the sandbox's only post carries `sent`, in order: the same bytes and, where the
+/// platform stores one, the same alt text.
+#[allow(dead_code)]
+pub fn assert_carries(
+    sandbox: &herald_sandbox::SandboxHandle,
+    sent: &[MediaItem],
+    with_alt_text: bool,
+) {
+    let posts = sandbox.posts();
+    assert_eq!(posts.len(), 1, "exactly one post: {posts:?}");
+    let carried: Vec<(String, usize, Option<String>)> = posts[0]
+        .media
+        .iter()
+        .map(|m| (m.sha256.clone(), m.size, m.alt_text.clone()))
+        .collect();
+    let expected: Vec<(String, usize, Option<String>)> = sent
+        .iter()
+        .map(|m| {
+            let alt = if with_alt_text {
+                m.alt_text.clone()
+            } else {
+                None
+            };
+            (sha256(&m.bytes), m.bytes.len(), alt)
+        })
+        .collect();
+    assert_eq!(carried, expected);
 }

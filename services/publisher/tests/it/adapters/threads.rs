@@ -57,7 +57,7 @@ fn publication(text: &str) -> Publication {
         idempotency_key: format!("key-{text}"),
         first_attempt_at: Utc::now(),
         checkpoint: None,
-        image_url: None,
+        media: Vec::new(),
     }
 }
 
@@ -141,7 +141,7 @@ async fn a_text_post_goes_checkpoint_pending_published() {
 
     set_processing(&h, 0).await;
     let image = Publication {
-        image_url: Some("https://cdn.example.com/card.png".into()),
+        media: super::image(Some("https://cdn.example.com/card.png")),
         ..publication("with a picture")
     };
     let image = checkpointed(a.as_ref(), &creds, image).await;

@@ -44,7 +44,7 @@ fn publication(text: &str) -> Publication {
         idempotency_key: "post:account".into(),
         first_attempt_at: Utc::now(),
         checkpoint: None,
-        image_url: None,
+        media: Vec::new(),
     }
 }
 
@@ -331,6 +331,56 @@ async fn refresh_needs_a_configured_client() -> anyhow::Result<()> {
     assert!(
         matches!(refused, Err(RefreshError::Unavailable(_))),
         "{refused:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn images_are_uploaded_described_and_attached() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let creds = connected(&h, "token-x-media").await?;
+    let mut post = publication("a tweet with pictures");
+    post.media = super::two_images();
+    let outcome = adapter(&h).publish(&creds, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Published { .. }),
+        "{outcome:?}"
+    );
+    super::assert_carries(&h.sandbox, &post.media, true);
+    assert_eq!(h.sandbox.ledger()[0].media_ids.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_throttled_or_failed_upload_is_retryable_and_tweets_nothing() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let creds = connected(&h, "token-x-media-fail").await?;
+    let mut post = publication("a tweet whose picture fails");
+    post.media = super::image(None);
+    for faults in [
+        Faults {
+            rate_limit_rate: 1.0,
+            ..Faults::default()
+        },
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+    ] {
+        set_faults(&h, faults)?;
+        let outcome = adapter(&h).publish(&creds, &post).await.value;
+        assert!(
+            matches!(outcome, PublishOutcome::Retryable { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert!(h.sandbox.ledger().is_empty());
+    set_faults(&h, Faults::default())?;
+    let bad_token = with_token(&creds, "expired-token-x-media-fail");
+    let outcome = adapter(&h).publish(&bad_token, &post).await.value;
+    assert!(
+        matches!(outcome, PublishOutcome::Terminal { .. }),
+        "{outcome:?}"
     );
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 pub(crate) const CALLS_PER_HOUR: u32 = 4800;
 
 /// Minutes a throttled caller is told to wait.
-pub(crate) const REGAIN_MINUTES: u32 = 2;
+pub(crate) const REGAIN_MINUTES: u32 = 1;
 
 fn percent(calls: u32) -> u32 {
     (calls.saturating_mul(100))

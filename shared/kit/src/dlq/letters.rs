@@ -1,5 +1,7 @@
-//! What the DLQ stream holds and how it is read. Dead letters, written by the kit's mover, are
-//! on `dlq.<stream>.<consumer>`; replay markers, written by `dlq replay`, are on
+//! What the DLQ stream holds and how it is read. Dead letters are on `dlq.<stream>.<consumer>`:
+//! copies the mover made of messages a consumer gave up on, and letters a service wrote itself
+//! through its outbox (a `Herald-Dlq-Origin` header names the service; see [`super::letter`]).
+//! Replay markers, written by [`super::replay`], are on
 //! `dlq.replayed.<stream>.<consumer>.<dlq-seq>` (five tokens, so `dlq.*.*` never matches one).
 //! Nothing here consumes: listing uses an ordered consumer (ephemeral, in memory, no acks,
 //! deleted afterwards, and removed by the server after 30 s idle anyway); single messages are
@@ -8,25 +10,26 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::stream::{RawMessageErrorKind, Stream};
+use futures::StreamExt;
 use herald_contracts::streams::{DLQ, dlq_subject, headers};
-use herald_kit::async_nats::HeaderMap;
-use herald_kit::async_nats::jetstream::consumer::pull::OrderedConfig;
-use herald_kit::async_nats::jetstream::stream::{RawMessageErrorKind, Stream};
-use herald_kit::futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::{Filter, is_token, timestamp};
+use super::DlqError;
 
 /// The token after `dlq.` that marks a replay marker rather than a dead letter. Stream names
 /// are upper case, so no stream can be called this.
-// The contracts would be the natural home of this subject; keep it in step with DESIGN §3.
 const REPLAYED: &str = "replayed";
 
 /// How long listing waits for the next message before giving up on the server.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One dead letter as the mover stored it.
+/// Who wrote a dead letter that has no `Herald-Dlq-Origin` header.
+pub const MOVER_ORIGIN: &str = "dlq-mover";
+
+/// One dead letter as the mover (or a service) stored it.
 #[derive(Debug, Clone)]
 pub struct Letter {
     pub dlq_sequence: u64,
@@ -84,6 +87,27 @@ fn kind(subject: &str) -> Kind {
     }
 }
 
+/// One subject token: no separators, wildcards or whitespace.
+pub fn is_token(token: &str) -> bool {
+    !token.is_empty()
+        && !token
+            .chars()
+            .any(|c| matches!(c, '.' | '*' | '>') || c.is_whitespace() || c.is_control())
+}
+
+/// RFC 3339 in UTC to the second: async-nats hands out the server's times in UTC.
+pub fn timestamp(time: &async_nats::datetime::DateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        time.year(),
+        u8::from(time.month()),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
+}
+
 /// Where the marker of the dead letter at `dlq_sequence` goes.
 pub fn marker_subject(stream: &str, consumer: &str, dlq_sequence: u64) -> String {
     format!(
@@ -128,12 +152,14 @@ impl Letter {
             .filter(|value| !value.is_empty())
     }
 
-    /// The subject the message was on; `None` when the original had already gone from its
+    /// The subject to replay to: the one the message was on (or, for a service's letter, the
+    /// command subject it is meant for); `None` when the original had already gone from its
     /// stream when the mover copied it (the payload is then empty too).
     pub fn subject(&self) -> Option<&str> {
         self.header(headers::DLQ_SUBJECT)
     }
-    /// Its sequence in the original stream.
+    /// Its sequence in the original stream; `None` for a service's letter, which was never in
+    /// that stream.
     pub fn sequence(&self) -> Option<u64> {
         self.header(headers::DLQ_SEQUENCE)?.parse().ok()
     }
@@ -146,12 +172,17 @@ impl Letter {
     pub fn reason(&self) -> &str {
         self.header(headers::DLQ_REASON).unwrap_or_default()
     }
+    /// Deliveries of the original (for a service's letter: the attempts it made).
     pub fn deliveries(&self) -> Option<u64> {
         self.header(headers::DLQ_DELIVERIES)?.parse().ok()
     }
+    /// Who wrote the letter: a service's name, or [`MOVER_ORIGIN`].
+    pub fn origin(&self) -> &str {
+        self.header(headers::DLQ_ORIGIN).unwrap_or(MOVER_ORIGIN)
+    }
 
     /// The envelope id, which was the original's `Nats-Msg-Id` (the mover does not keep that
-    /// header); else the id the mover gave the dead letter.
+    /// header); else the id the letter was stored under.
     pub fn original_id(&self) -> String {
         serde_json::from_slice::<Value>(&self.payload)
             .ok()
@@ -173,6 +204,7 @@ impl Letter {
             "tenant": self.tenant(),
             "reason": self.reason(),
             "deliveries": self.deliveries(),
+            "origin": self.origin(),
             "replayed": replay.map(|replay| json!({
                 "time": replay.time,
                 "stream": replay.stream,
@@ -184,10 +216,18 @@ impl Letter {
     }
 }
 
-/// Every dead letter and replay marker matching `filter`, read without consuming anything.
-pub async fn read(dlq: &Stream, filter: &Filter) -> Result<Contents> {
-    let stream = filter.stream.as_deref().unwrap_or("*");
-    let consumer = filter.consumer.as_deref().unwrap_or("*");
+/// Every dead letter and replay marker of `stream` and `consumer` (`None`: any), read without
+/// consuming anything.
+pub async fn read(
+    dlq: &Stream,
+    stream: Option<&str>,
+    consumer: Option<&str>,
+) -> Result<Contents, DlqError> {
+    let stream = stream.unwrap_or("*");
+    let consumer = consumer.unwrap_or("*");
+    let cannot_read = |error: &dyn std::fmt::Display| {
+        DlqError::nats(format!("cannot read the {DLQ} stream"), error)
+    };
     let reader = dlq
         .create_consumer(OrderedConfig {
             filter_subjects: vec![
@@ -197,7 +237,7 @@ pub async fn read(dlq: &Stream, filter: &Filter) -> Result<Contents> {
             ..Default::default()
         })
         .await
-        .with_context(|| format!("cannot read the {DLQ} stream"))?;
+        .map_err(|error| cannot_read(&error))?;
     let mut contents = Contents::default();
     let name = reader.cached_info().name.clone();
     let read = if reader.cached_info().num_pending == 0 {
@@ -211,22 +251,25 @@ pub async fn read(dlq: &Stream, filter: &Filter) -> Result<Contents> {
 }
 
 async fn read_all(
-    reader: herald_kit::async_nats::jetstream::consumer::Consumer<OrderedConfig>,
+    reader: async_nats::jetstream::consumer::Consumer<OrderedConfig>,
     contents: &mut Contents,
-) -> Result<()> {
+) -> Result<(), DlqError> {
     let mut messages = reader
         .messages()
         .await
-        .with_context(|| format!("cannot read the {DLQ} stream"))?;
+        .map_err(|error| DlqError::nats(format!("cannot read the {DLQ} stream"), error))?;
     loop {
         let next = tokio::time::timeout(READ_TIMEOUT, messages.next())
             .await
-            .map_err(|_| anyhow!("the {DLQ} stream stopped sending messages"))?;
+            .map_err(|_| DlqError::Other(format!("the {DLQ} stream stopped sending messages")))?;
         let Some(message) = next else {
-            bail!("the {DLQ} stream ended early")
+            return Err(DlqError::Other(format!("the {DLQ} stream ended early")));
         };
-        let message = message.with_context(|| format!("reading the {DLQ} stream"))?;
-        let info = message.info().map_err(|error| anyhow!("{error}"))?;
+        let message =
+            message.map_err(|error| DlqError::nats(format!("reading the {DLQ} stream"), error))?;
+        let info = message
+            .info()
+            .map_err(|error| DlqError::nats(format!("reading the {DLQ} stream"), error))?;
         let (sequence, pending, time) = (
             info.stream_sequence,
             info.pending,
@@ -256,14 +299,17 @@ async fn read_all(
 }
 
 /// The dead letter at `sequence` in the DLQ stream.
-pub async fn get(dlq: &Stream, sequence: u64) -> Result<Letter> {
+pub async fn get(dlq: &Stream, sequence: u64) -> Result<Letter, DlqError> {
     let message = match dlq.get_raw_message(sequence).await {
         Ok(message) => message,
         Err(error) if matches!(error.kind(), RawMessageErrorKind::NoMessageFound) => {
-            bail!("no message {sequence} in the {DLQ} stream (see `heraldctl dlq list`)")
+            return Err(DlqError::NoMessage(sequence));
         }
         Err(error) => {
-            return Err(error).with_context(|| format!("cannot read {DLQ} message {sequence}"));
+            return Err(DlqError::nats(
+                format!("cannot read {DLQ} message {sequence}"),
+                error,
+            ));
         }
     };
     match kind(&message.subject) {
@@ -276,25 +322,23 @@ pub async fn get(dlq: &Stream, sequence: u64) -> Result<Letter> {
             headers: message.headers,
             payload: message.payload.to_vec(),
         }),
-        Kind::Marker { replayed } => {
-            bail!(
-                "{DLQ} message {sequence} is the replay marker of dead letter {replayed}, not a dead letter"
-            )
-        }
-        Kind::Other => bail!(
+        Kind::Marker { replayed } => Err(DlqError::Other(format!(
+            "{DLQ} message {sequence} is the replay marker of dead letter {replayed}, not a dead letter"
+        ))),
+        Kind::Other => Err(DlqError::Other(format!(
             "{DLQ} message {sequence} on {} is not a dead letter",
             message.subject
-        ),
+        ))),
     }
 }
 
 /// The replay recorded for `letter`, if any.
-pub async fn replay_of(dlq: &Stream, letter: &Letter) -> Result<Option<Replay>> {
+pub async fn replay_of(dlq: &Stream, letter: &Letter) -> Result<Option<Replay>, DlqError> {
     if !is_token(&letter.stream) || !is_token(&letter.consumer) {
-        bail!(
+        return Err(DlqError::Other(format!(
             "dead letter {} has an unusable subject",
             letter.dlq_sequence
-        );
+        )));
     }
     let subject = marker_subject(&letter.stream, &letter.consumer, letter.dlq_sequence);
     match dlq.get_last_raw_message_by_subject(&subject).await {
@@ -303,6 +347,6 @@ pub async fn replay_of(dlq: &Stream, letter: &Letter) -> Result<Option<Replay>> 
             timestamp(&marker.time),
         ))),
         Err(error) if matches!(error.kind(), RawMessageErrorKind::NoMessageFound) => Ok(None),
-        Err(error) => Err(error).with_context(|| format!("cannot read {subject}")),
+        Err(error) => Err(DlqError::nats(format!("cannot read {subject}"), error)),
     }
 }

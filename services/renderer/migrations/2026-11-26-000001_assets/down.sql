@@ -1,0 +1,1 @@
+DROP INDEX renders_content_hash;
