@@ -8,6 +8,7 @@ pub mod media;
 pub mod repo;
 pub mod resilience;
 pub mod sweeper;
+pub mod token_keys;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use herald_contracts::messages::post_retry::{RETRY_DURABLE, RETRY_FILTER};
@@ -18,6 +19,7 @@ use herald_contracts::rpc::publisher::{
 };
 use herald_contracts::streams::POSTS;
 use herald_kit::db::Db;
+use herald_kit::group::GroupCommit;
 use herald_kit::outbox::OutboxWaker;
 use herald_kit::{App, ConsumerSpec, Env, KitError, ServiceInfo};
 use std::sync::Arc;
@@ -53,7 +55,15 @@ pub struct State {
     pub lease: chrono::Duration,
     /// Where attached images come from and where platforms can fetch them.
     pub media: media::MediaConfig,
+    /// Seals the accounts' tokens at rest (`HERALD_PUBLISHER_TOKEN_KEYS`).
+    pub tokens: token_keys::TokenKeys,
+    /// Step 1 and step 3 of due rounds, group-committed.
+    pub claims: GroupCommit<handlers::post_due::ClaimWork>,
+    pub records: GroupCommit<handlers::post_due::RecordWork>,
 }
+
+/// Due rounds claimed or recorded in one transaction at most (the due consumer's concurrency).
+const GROUP_MAX: usize = 64;
 
 pub async fn start(env: Env) -> Result<App, KitError> {
     let own = env.scoped("publisher");
@@ -74,7 +84,9 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     };
     let breaker_threshold: u32 = own.optional("BREAKER_THRESHOLD", 5)?;
     let breaker_open = own.optional_duration_secs("BREAKER_OPEN_SECS", Duration::from_secs(15))?;
+    let tokens = token_keys::TokenKeys::from_env(&own)?;
     let mut app = App::start(info(), &env).await?;
+    token_keys::report_usage(&app.db()?, &tokens).await;
     let http = herald_kit::http::client(http_timeout)?;
     let state = Arc::new(State {
         db: app.db()?,
@@ -90,6 +102,9 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         lease: chrono::Duration::from_std(http_timeout * 4)
             .unwrap_or(chrono::Duration::seconds(60)),
         media,
+        tokens,
+        claims: GroupCommit::start(app.db()?, handlers::post_due::ClaimWork, GROUP_MAX, 2),
+        records: GroupCommit::start(app.db()?, handlers::post_due::RecordWork, GROUP_MAX, 2),
     });
     let mut due = ConsumerSpec::new(POSTS, "publisher-due", DUE_FILTER);
     due.max_deliver = handlers::post_due::MAX_DELIVER;

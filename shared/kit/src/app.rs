@@ -186,11 +186,9 @@ impl App {
     ) -> Result<(), KitError> {
         let db = self.db()?;
         let consumer = self.consumer_for(&mut spec).await?;
-        self.launch(
-            spec,
-            consumer,
-            Mode::Tx(Arc::new(handler), db, self.outbox.clone()),
-        )
+        let mode =
+            Mode::transactional(Arc::new(handler), db, self.outbox.clone(), spec.concurrency);
+        self.launch(spec, consumer, mode)
     }
 
     /// Consumes `M` with a handler that guards its own effects (and must be idempotent).

@@ -10,6 +10,7 @@ pub mod db;
 pub mod dlq;
 pub mod error;
 pub mod failpoint;
+pub mod group;
 pub mod http;
 pub mod nats;
 pub mod ops;

@@ -9,8 +9,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// The publisher's token keyring in tests (`<key_id>:<base64 32-byte key>`): a fixed key so a
+/// publisher restarted on the same database opens what it sealed. Never used outside tests.
+pub const TEST_TOKEN_KEYS: &str = "test:dGVzdC1vbmx5LXRva2VuLWtleS0zMi1ieXRlcyEhIT0=";
+
 /// The environment for a service under test: NATS, optionally a database, an ephemeral ops
-/// port, quiet logs, short sweeps; `extra` overrides or adds.
+/// port, quiet logs, short sweeps, the publisher's test token keyring; `extra` overrides or
+/// adds.
 pub fn service_env(nats_url: &str, database_url: Option<&str>, extra: &[(&str, &str)]) -> Env {
     let mut pairs: Vec<(String, String)> = vec![
         ("HERALD_NATS_URL".into(), nats_url.into()),
@@ -21,6 +26,7 @@ pub fn service_env(nats_url: &str, database_url: Option<&str>, extra: &[(&str, &
         ),
         ("HERALD_SHUTDOWN_TIMEOUT_SECS".into(), "5".into()),
         ("HERALD_OUTBOX_SWEEP_SECS".into(), "1".into()),
+        ("HERALD_PUBLISHER_TOKEN_KEYS".into(), TEST_TOKEN_KEYS.into()),
     ];
     if let Some(url) = database_url {
         pairs.push(("HERALD_DATABASE_URL".into(), url.into()));

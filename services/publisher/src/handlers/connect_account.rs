@@ -76,6 +76,7 @@ pub async fn handle(
     let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
     let account = accounts::upsert(
         &mut conn,
+        &state.tokens,
         tenant,
         NewAccount {
             platform: request.platform.as_str(),

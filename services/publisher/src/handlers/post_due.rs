@@ -26,7 +26,7 @@ use crate::media;
 use crate::repo::accounts;
 use crate::repo::posts::{self, AttemptEnd, Claimed, Settled};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use herald_contracts::messages::posts::schedule_subject;
 use herald_contracts::messages::{
     Platform, PostDue, PostHeld, PostPublished, PostTargetFailed, PostTargetPublished,
@@ -35,6 +35,7 @@ use herald_contracts::messages::{
 use herald_contracts::rpc::publisher::MediaView;
 use herald_contracts::{AccountId, Envelope, PostId, TenantId};
 use herald_kit::futures::future::{BoxFuture, join_all};
+use herald_kit::group::Work;
 use herald_kit::{Delivery, Handler, HandlerError, Outgoing, Secret, outbox};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,7 @@ impl Handler<PostDue> for PublishDue {
 }
 
 /// What step 1 decided.
-enum Claim {
+pub enum Claim {
     /// Not this round's business (stale generation or round, settled, cancelled, missing).
     Skip(&'static str),
     /// Due later than its lateness policy allows: held for a person.
@@ -74,57 +75,20 @@ enum Claim {
 
 async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<(), HandlerError> {
     let tenant = message.tenant_id;
+    let message = Arc::new(message);
     let due = &message.data;
-    let mut conn = state.db.conn().await?;
     let paused: Vec<String> = state
         .breakers
         .open()
         .into_iter()
         .map(|(p, _)| p.as_str().to_owned())
         .collect();
-    let lease = state.lease;
-    let claim = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let Some(post) = posts::lock_post(conn, tenant, due.post_id).await? else {
-                return Ok(Claim::Skip("post does not exist"));
-            };
-            if post.generation != due.generation {
-                return Ok(Claim::Skip("stale generation (post was rescheduled)"));
-            }
-            if post.round != due.round {
-                return Ok(Claim::Skip("stale round (a later round is armed)"));
-            }
-            if post.status != "scheduled" && post.status != "publishing" {
-                return Ok(Claim::Skip(
-                    "post is not publishable (settled, draft or cancelled)",
-                ));
-            }
-            if let (true, Some(max), Some(at)) = (
-                post.status == "scheduled",
-                post.max_late_secs,
-                post.scheduled_at,
-            ) {
-                let late_by_secs = (Utc::now() - at).num_seconds();
-                if late_by_secs > i64::from(max) {
-                    posts::hold(conn, tenant, due.post_id).await?;
-                    let held = message.caused(PostHeld {
-                        post_id: due.post_id,
-                        generation: due.generation,
-                        scheduled_at: at,
-                        late_by_secs,
-                        max_late_secs: max.max(0) as u32,
-                    });
-                    outbox::enqueue(conn, &[Outgoing::message(&held)]).await?;
-                    return Ok(Claim::Held { late_by_secs });
-                }
-            }
-            posts::mark_publishing(conn, tenant, due.post_id).await?;
-            let targets = posts::claim_targets(conn, tenant, due.post_id, lease, &paused).await?;
-            Ok(Claim::Claimed {
-                media: post.media(),
-                text: post.text,
-                targets,
-            })
+    let claim = state
+        .claims
+        .submit(ClaimItem {
+            message: message.clone(),
+            paused,
+            lease: state.lease,
         })
         .await?;
     let (post_text, post_media, claimed) = match claim {
@@ -149,8 +113,6 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
         metrics::histogram!("herald_publish_lateness_seconds", "platform" => target.platform.clone())
             .record(lateness);
     }
-    drop(conn);
-
     // Read once per round for all targets; a failure to read leaves every target to a later
     // round (an unknown one stays unknown: it is reconciled before anything is published).
     let images = if post_media.is_empty() || claimed.is_empty() {
@@ -176,7 +138,85 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
     }))
     .await;
 
-    record(&state, &message, &claimed, results).await
+    record(&state, message, claimed, results).await
+}
+
+/// Step 1 for one post, inside its savepoint of a group-committed transaction.
+pub struct ClaimItem {
+    message: Arc<Envelope<PostDue>>,
+    paused: Vec<String>,
+    lease: chrono::Duration,
+}
+
+/// Claims run as group commits: the posts coming due at once share a transaction.
+pub struct ClaimWork;
+
+impl Work for ClaimWork {
+    type Item = ClaimItem;
+    type Output = Claim;
+    type Error = HandlerError;
+
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        item: &'a ClaimItem,
+    ) -> BoxFuture<'a, Result<Claim, HandlerError>> {
+        Box::pin(async move { Ok(claim_one(conn, item).await?) })
+    }
+
+    fn group_failed(&self, reason: String) -> HandlerError {
+        HandlerError::Retry(format!("database: {reason}"))
+    }
+}
+
+async fn claim_one(
+    conn: &mut AsyncPgConnection,
+    item: &ClaimItem,
+) -> Result<Claim, diesel::result::Error> {
+    let message = item.message.as_ref();
+    let tenant = message.tenant_id;
+    let due = &message.data;
+    let (lease, paused) = (item.lease, &item.paused);
+    let Some(post) = posts::lock_post(conn, tenant, due.post_id).await? else {
+        return Ok(Claim::Skip("post does not exist"));
+    };
+    if post.generation != due.generation {
+        return Ok(Claim::Skip("stale generation (post was rescheduled)"));
+    }
+    if post.round != due.round {
+        return Ok(Claim::Skip("stale round (a later round is armed)"));
+    }
+    if post.status != "scheduled" && post.status != "publishing" {
+        return Ok(Claim::Skip(
+            "post is not publishable (settled, draft or cancelled)",
+        ));
+    }
+    if let (true, Some(max), Some(at)) = (
+        post.status == "scheduled",
+        post.max_late_secs,
+        post.scheduled_at,
+    ) {
+        let late_by_secs = (Utc::now() - at).num_seconds();
+        if late_by_secs > i64::from(max) {
+            posts::hold(conn, tenant, due.post_id).await?;
+            let held = message.caused(PostHeld {
+                post_id: due.post_id,
+                generation: due.generation,
+                scheduled_at: at,
+                late_by_secs,
+                max_late_secs: max.max(0) as u32,
+            });
+            outbox::enqueue(conn, &[Outgoing::message(&held)]).await?;
+            return Ok(Claim::Held { late_by_secs });
+        }
+    }
+    posts::mark_publishing(conn, tenant, due.post_id).await?;
+    let targets = posts::claim_targets(conn, tenant, due.post_id, lease, paused).await?;
+    Ok(Claim::Claimed {
+        media: post.media(),
+        text: post.text,
+        targets,
+    })
 }
 
 /// The end of one target's attempt and what the platform said about the account's budget.
@@ -231,13 +271,24 @@ async fn attempt(
             error: format!("no adapter for {platform}"),
         });
     };
+    // A token that does not open (its key is missing, or it was sealed for another row) will
+    // not open on a later attempt either.
+    let access_token = match accounts::open_claimed(&state.db, &state.tokens, tenant, target).await
+    {
+        Ok(token) => token,
+        Err(error) => {
+            return AttemptResult::of(AttemptEnd::Failed {
+                error: error.to_string(),
+            });
+        }
+    };
     let mut creds = Creds {
         base_url: state
             .platforms
             .base_url(platform)
             .map_or_else(|| target.instance_url.clone(), str::to_owned),
         remote_account_id: target.remote_account_id.clone(),
-        access_token: Secret::new(target.access_token.clone()),
+        access_token,
     };
     if let Err(end) =
         fresh_token(state, tenant, account, target, adapter.as_ref(), &mut creds).await
@@ -468,7 +519,7 @@ async fn fresh_token(
     let mut conn = state.db.conn().await.map_err(|e| retry(e.to_string()))?;
     let refreshed = conn
         .transaction::<_, RefreshFailure, _>(async |conn| {
-            let Some(current) = accounts::lock(conn, tenant, account).await? else {
+            let Some(current) = accounts::lock(conn, &state.tokens, tenant, account).await? else {
                 return Err(RefreshFailure::Refused("the account is gone".into()));
             };
             let still_expiring = current
@@ -502,6 +553,7 @@ async fn fresh_token(
             };
             accounts::store_tokens(
                 conn,
+                &state.tokens,
                 tenant,
                 account,
                 tokens.access_token.expose(),
@@ -541,24 +593,79 @@ impl From<diesel::result::Error> for RefreshFailure {
 /// Step 3: every outcome, its events, the budgets, then settle or arm the next round.
 async fn record(
     state: &State,
-    message: &Envelope<PostDue>,
-    claimed: &[Claimed],
+    message: Arc<Envelope<PostDue>>,
+    claimed: Vec<Claimed>,
     results: Vec<AttemptResult>,
 ) -> Result<(), HandlerError> {
+    let wrote = state
+        .records
+        .submit(RecordItem {
+            message,
+            claimed,
+            results,
+            circuits: state.breakers.open(),
+        })
+        .await?;
+    if wrote {
+        state.outbox.wake();
+    }
+    Ok(())
+}
+
+/// Step 3 for one post, inside its savepoint of a group-committed transaction.
+pub struct RecordItem {
+    message: Arc<Envelope<PostDue>>,
+    claimed: Vec<Claimed>,
+    results: Vec<AttemptResult>,
+    /// Open circuits and until when, as this replica saw them after the calls.
+    circuits: Vec<(Platform, DateTime<Utc>)>,
+}
+
+/// Records run as group commits: the rounds ending at once share a transaction.
+pub struct RecordWork;
+
+impl Work for RecordWork {
+    type Item = RecordItem;
+    /// Whether outbox rows were written.
+    type Output = bool;
+    type Error = HandlerError;
+
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        item: &'a RecordItem,
+    ) -> BoxFuture<'a, Result<bool, HandlerError>> {
+        Box::pin(async move { Ok(record_one(conn, item).await?) })
+    }
+
+    fn group_failed(&self, reason: String) -> HandlerError {
+        HandlerError::Retry(format!("database: {reason}"))
+    }
+}
+
+async fn record_one(
+    conn: &mut AsyncPgConnection,
+    item: &RecordItem,
+) -> Result<bool, diesel::result::Error> {
+    let message = item.message.as_ref();
+    let (claimed, results) = (&item.claimed, &item.results);
     let tenant = message.tenant_id;
     let due = &message.data;
-    let breakers = &state.breakers;
-    let mut conn = state.db.conn().await?;
-    let wrote = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
+    {
+        {
             let mut out: Vec<Outgoing> = Vec::new();
-            for (target, result) in claimed.iter().zip(&results) {
+            for (target, result) in claimed.iter().zip(results) {
                 let account = AccountId::from_uuid(target.account_id);
                 if let Some(rate) = result.rate.filter(|r| r.remaining == 0) {
                     accounts::rate_limited(conn, tenant, account, rate.reset_at).await?;
                 }
                 let mine = posts::finish_attempt(
-                    conn, tenant, due.post_id, account, target.attempts, &result.end,
+                    conn,
+                    tenant,
+                    due.post_id,
+                    account,
+                    target.attempts,
+                    &result.end,
                 )
                 .await?;
                 if !mine {
@@ -641,7 +748,7 @@ async fn record(
                 }
                 Settled::Nothing => {}
                 Settled::Open { targets } => {
-                    let wake = next_wake(&targets, breakers);
+                    let wake = next_wake(&targets, &item.circuits);
                     let round = posts::next_round(conn, tenant, due.post_id, wake).await?;
                     let next = message.caused(PostDue {
                         post_id: due.post_id,
@@ -659,18 +766,14 @@ async fn record(
             }
             outbox::enqueue(conn, &out).await?;
             Ok(!out.is_empty())
-        })
-        .await?;
-    if wrote {
-        state.outbox.wake();
+        }
     }
-    Ok(())
 }
 
 /// The earliest time an open target may proceed.
 fn next_wake(
     targets: &[posts::SettleRow],
-    breakers: &crate::resilience::Breakers,
+    circuits: &[(Platform, DateTime<Utc>)],
 ) -> DateTime<Utc> {
     let now = Utc::now();
     targets
@@ -680,7 +783,12 @@ fn next_wake(
             if t.target.state == "in_flight" {
                 return t.target.lease_until.unwrap_or(now);
             }
-            let circuit = Platform::parse(&t.platform).and_then(|p| breakers.open_until(p));
+            let circuit = Platform::parse(&t.platform).and_then(|p| {
+                circuits
+                    .iter()
+                    .find(|(open, _)| *open == p)
+                    .map(|(_, until)| *until)
+            });
             [t.target.not_before, t.rate_limited_until, circuit]
                 .into_iter()
                 .flatten()

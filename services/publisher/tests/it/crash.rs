@@ -11,7 +11,7 @@ use herald_testkit::{ServiceProcess, check_readiness_follows_nats, wait_for};
 use std::path::Path;
 use std::time::Duration;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_herald-publisher");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_herald-publisher");
 
 async fn unsent_outbox_rows(db_url: &str) -> anyhow::Result<i64> {
     let mut conn = AsyncPgConnection::establish(db_url).await?;

@@ -10,6 +10,7 @@ mod dead_letters;
 mod lifecycle;
 mod media;
 mod publish;
+mod token_encryption;
 
 use herald_contracts::TenantId;
 use herald_contracts::messages::Platform;
@@ -68,6 +69,10 @@ impl World {
             ),
             ("HERALD_OUTBOX_SWEEP_SECS".into(), "1".into()),
             ("HERALD_LOG".into(), "info".into()),
+            (
+                "HERALD_PUBLISHER_TOKEN_KEYS".into(),
+                herald_testkit::TEST_TOKEN_KEYS.into(),
+            ),
         ]
     }
 

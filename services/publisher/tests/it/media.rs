@@ -327,7 +327,15 @@ async fn a_post_due_later_than_its_policy_allows_is_held_then_published_when_res
     })
     .await?;
     assert!(held.targets.iter().all(|t| t.attempts == 0), "{held:?}");
-    let events = world.stream_messages("posts.held.>").await?;
+    // The event goes out through the outbox, just after the status commits.
+    let events = wait_for("post.held event", Duration::from_secs(10), || async {
+        world
+            .stream_messages("posts.held.>")
+            .await
+            .ok()
+            .filter(|events| !events.is_empty())
+    })
+    .await?;
     assert_eq!(events.len(), 1, "one post.held event");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(world.sandbox.ledger().is_empty(), "nothing published late");

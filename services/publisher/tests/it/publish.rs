@@ -11,7 +11,7 @@ use herald_kit::rpc::call;
 use herald_testkit::{Running, wait_for};
 use std::time::Duration;
 
-async fn schedule(
+pub(crate) async fn schedule(
     world: &World,
     text: &str,
     in_secs: i64,
@@ -34,7 +34,7 @@ async fn schedule(
     .await?)
 }
 
-async fn post_state(world: &World, post: PostId) -> Option<PostView> {
+pub(crate) async fn post_state(world: &World, post: PostId) -> Option<PostView> {
     call::<GetPost>(
         &world.client,
         "test-get",

@@ -11,12 +11,13 @@ pub use handler::{Delivery, Handler, HandlerError, TxHandler};
 pub use validate::MessageValidator;
 
 use crate::db::Db;
+use crate::group::{GroupCommit, Work};
 use crate::nats::ConsumerSpec;
 use crate::outbox::{self, OutboxWaker};
 use crate::trace::TraceContext;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use futures::StreamExt;
 use herald_contracts::{Envelope, Message};
 use std::sync::Arc;
@@ -39,8 +40,70 @@ diesel::table! {
 }
 
 pub(crate) enum Mode<M: Message> {
-    Tx(Arc<dyn TxHandler<M>>, Db, OutboxWaker),
+    /// Transactional handlers run in group commits: the messages being handled at once share
+    /// a transaction, each in its own savepoint with its inbox row and outbox rows.
+    Tx(Arc<dyn TxHandler<M>>, GroupCommit<TxWork<M>>, OutboxWaker),
     Plain(Arc<dyn Handler<M>>),
+}
+
+impl<M: Message> Mode<M> {
+    pub(crate) fn transactional(
+        handler: Arc<dyn TxHandler<M>>,
+        db: Db,
+        waker: OutboxWaker,
+        concurrency: usize,
+    ) -> Self {
+        let work = TxWork {
+            handler: handler.clone(),
+        };
+        Mode::Tx(
+            handler,
+            GroupCommit::start(db, work, concurrency, GROUP_WORKERS),
+            waker,
+        )
+    }
+}
+
+/// Group transactions in flight at once per consumer: while one commits, the next forms.
+const GROUP_WORKERS: usize = 2;
+
+/// One message of a transactional handler: inbox row, the handler's effects, outbox rows.
+pub(crate) struct TxWork<M: Message> {
+    handler: Arc<dyn TxHandler<M>>,
+}
+
+impl<M: Message> Work for TxWork<M> {
+    type Item = (Envelope<M>, Delivery);
+    /// `None` if the message had been processed already; else the outbox rows written.
+    type Output = Option<usize>;
+    type Error = HandlerError;
+
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut diesel_async::AsyncPgConnection,
+        item: &'a Self::Item,
+    ) -> futures::future::BoxFuture<'a, Result<Option<usize>, HandlerError>> {
+        let (envelope, delivery) = item;
+        Box::pin(async move {
+            let fresh = diesel::insert_into(kit_inbox::table)
+                .values((
+                    kit_inbox::consumer.eq(&delivery.consumer),
+                    kit_inbox::message_id.eq(&envelope.id),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if fresh == 0 {
+                return Ok(None);
+            }
+            let outgoing = self.handler.handle(conn, envelope, delivery).await?;
+            Ok(Some(outbox::enqueue(conn, &outgoing).await?))
+        })
+    }
+
+    fn group_failed(&self, reason: String) -> HandlerError {
+        HandlerError::Retry(format!("database: {reason}"))
+    }
 }
 
 enum Outcome {
@@ -187,8 +250,8 @@ impl<M: Message> Runner<M> {
                 Ok(()) => Outcome::Done,
                 Err(error) => Outcome::Failed(error),
             },
-            Mode::Tx(handler, db, waker) => {
-                run_in_transaction(handler.as_ref(), db, waker, &envelope, delivery).await
+            Mode::Tx(handler, group, waker) => {
+                run_in_transaction(handler.as_ref(), group, waker, envelope, delivery).await
             }
         }
     }
@@ -238,32 +301,12 @@ impl<M: Message> Runner<M> {
 
 async fn run_in_transaction<M: Message>(
     handler: &dyn TxHandler<M>,
-    db: &Db,
+    group: &GroupCommit<TxWork<M>>,
     waker: &OutboxWaker,
-    envelope: &Envelope<M>,
+    envelope: Envelope<M>,
     delivery: &Delivery,
 ) -> Outcome {
-    let mut conn = match db.conn().await {
-        Ok(conn) => conn,
-        Err(error) => return Outcome::Failed(HandlerError::retry(error)),
-    };
-    let result = conn
-        .transaction::<_, HandlerError, _>(async move |conn| {
-            let fresh = diesel::insert_into(kit_inbox::table)
-                .values((
-                    kit_inbox::consumer.eq(&delivery.consumer),
-                    kit_inbox::message_id.eq(&envelope.id),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            if fresh == 0 {
-                return Ok(None);
-            }
-            let outgoing = handler.handle(conn, envelope, delivery).await?;
-            Ok(Some(outbox::enqueue(conn, &outgoing).await?))
-        })
-        .await;
+    let result = group.submit((envelope, delivery.clone())).await;
     match result {
         Ok(None) => {
             tracing::info!("already processed; acknowledged without effect");

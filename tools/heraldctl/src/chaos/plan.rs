@@ -135,16 +135,20 @@ mod tests {
     fn posts_go_round_robin_over_platforms_and_their_accounts() {
         let plan = plan(500, DEFAULT_PLATFORMS.to_vec());
         assert_eq!(plan.platform_of(0), Platform::Mastodon);
-        assert_eq!(plan.platform_of(7), Platform::Bluesky);
-        // 83 X posts need three accounts of 40; consecutive X posts change account.
-        assert_eq!(plan.targets_on(Platform::X), 83);
-        assert_eq!(plan.accounts_on(Platform::X), 3);
+        assert_eq!(plan.platform_of(7), Platform::Mastodon);
+        assert_eq!(plan.platform_of(8), Platform::Bluesky);
+        // 72 X posts need two accounts of 40; consecutive X posts change account.
+        assert_eq!(plan.targets_on(Platform::X), 72);
+        assert_eq!(plan.accounts_on(Platform::X), 2);
         let slots: Vec<usize> = (0..500)
             .filter(|&i| plan.platform_of(i) == Platform::X)
             .map(|i| plan.account_slot(i))
             .take(4)
             .collect();
-        assert_eq!(slots, [0, 1, 2, 0]);
+        assert_eq!(slots, [0, 1, 0, 1]);
+        // Instagram's 50 publishes a day: 71 posts need four accounts of 20.
+        assert_eq!(plan.targets_on(Platform::Instagram), 71);
+        assert_eq!(plan.accounts_on(Platform::Instagram), 4);
         assert_eq!(plan.accounts_on(Platform::Bluesky), 1);
         let total: usize = DEFAULT_PLATFORMS.iter().map(|&p| plan.targets_on(p)).sum();
         assert_eq!(total, 500);

@@ -91,6 +91,8 @@ impl Stack {
         let nats_url = self.nats()?.url();
         let sandbox_url = self.sandbox()?.base_url().to_owned();
         let gateway_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, herald_testkit::free_port()?));
+        // Both publisher replicas (and their respawns) share the run's keyring.
+        let token_keys = crate::up::state::new_token_keys("chaos");
         for (name, binary) in SLOTS {
             let ops_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, herald_testkit::free_port()?));
             let mut env = vec![
@@ -107,6 +109,7 @@ impl Stack {
                 "publisher" => {
                     env.extend(services::publisher_sandbox_env(&sandbox_url));
                     env.extend(short_publisher_timers());
+                    env.push(("HERALD_PUBLISHER_TOKEN_KEYS".to_owned(), token_keys.clone()));
                     env.push((
                         "HERALD_PUBLISHER_MEDIA_BASE_URL".to_owned(),
                         format!("http://{gateway_addr}/media"),

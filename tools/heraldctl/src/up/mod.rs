@@ -12,7 +12,7 @@ pub(crate) mod log;
 pub(crate) mod ready;
 mod seed;
 pub(crate) mod services;
-mod state;
+pub(crate) mod state;
 mod sys;
 
 use std::net::{Ipv4Addr, TcpListener};

@@ -101,6 +101,10 @@ fn env(wiring: &Wiring<'_>, name: &str, ops_addr: SocketAddr) -> Vec<(String, St
             SocketAddr::from((Ipv4Addr::LOCALHOST, wiring.http_port)).to_string(),
         )),
         "auth" => env.push(("HERALD_AUTH_MASTER_KEY_FILE", path(&state.auth_master_key))),
+        "publisher" => env.push((
+            "HERALD_PUBLISHER_TOKEN_KEYS_FILE",
+            path(&state.publisher_token_keys),
+        )),
         "renderer" => env.push(("HERALD_RENDERER_STORAGE_DIR", path(&state.objects_dir))),
         "notifier" => env.push(("HERALD_NOTIFIER_MAILBOX", path(&state.mailbox))),
         _ => {}
