@@ -62,9 +62,6 @@ pub struct State {
     pub records: GroupCommit<handlers::post_due::RecordWork>,
 }
 
-/// Due rounds claimed or recorded in one transaction at most (the due consumer's concurrency).
-const GROUP_MAX: usize = 64;
-
 pub async fn start(env: Env) -> Result<App, KitError> {
     let own = env.scoped("publisher");
     let http_timeout = own.optional_duration_secs("HTTP_TIMEOUT_SECS", Duration::from_secs(15))?;
@@ -103,8 +100,8 @@ pub async fn start(env: Env) -> Result<App, KitError> {
             .unwrap_or(chrono::Duration::seconds(60)),
         media,
         tokens,
-        claims: GroupCommit::start(app.db()?, handlers::post_due::ClaimWork, GROUP_MAX, 2),
-        records: GroupCommit::start(app.db()?, handlers::post_due::RecordWork, GROUP_MAX, 2),
+        claims: GroupCommit::start(app.db()?, handlers::post_due::ClaimWork, app.config.group),
+        records: GroupCommit::start(app.db()?, handlers::post_due::RecordWork, app.config.group),
     });
     let mut due = ConsumerSpec::new(POSTS, "publisher-due", DUE_FILTER);
     due.max_deliver = handlers::post_due::MAX_DELIVER;

@@ -186,8 +186,12 @@ impl App {
     ) -> Result<(), KitError> {
         let db = self.db()?;
         let consumer = self.consumer_for(&mut spec).await?;
-        let mode =
-            Mode::transactional(Arc::new(handler), db, self.outbox.clone(), spec.concurrency);
+        let mode = Mode::transactional(
+            Arc::new(handler),
+            db,
+            self.outbox.clone(),
+            self.config.group,
+        );
         self.launch(spec, consumer, mode)
     }
 

@@ -207,6 +207,8 @@ pub struct CommonConfig {
     pub rpc_timeout: Duration,
     /// Consumers' ack wait: how soon a message held by a crashed process is redelivered.
     pub ack_wait: Duration,
+    /// Group commit: units per transaction at most, and transactions in flight per group.
+    pub group: crate::group::GroupConfig,
 }
 
 impl CommonConfig {
@@ -246,7 +248,18 @@ impl CommonConfig {
                 problem: "must be at least 1".into(),
             });
         }
+        let group = crate::group::GroupConfig {
+            max: env.optional("GROUP_MAX", 64)?,
+            workers: env.optional("GROUP_WORKERS", 4)?,
+        };
+        if group.max == 0 || group.workers == 0 {
+            return Err(ConfigError {
+                var: "HERALD_GROUP_MAX / HERALD_GROUP_WORKERS".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
         Ok(Self {
+            group,
             nats_url,
             database_url,
             ops_addr: env.optional("OPS_ADDR", ([0, 0, 0, 0], 9090).into())?,

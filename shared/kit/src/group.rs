@@ -2,15 +2,15 @@
 //! handled at once cost one commit (one WAL flush) instead of N.
 //!
 //! Callers [`GroupCommit::submit`] a unit and wait for its result. A worker takes every unit
-//! queued at that moment (up to `max_group`), runs each inside its own savepoint of one
+//! queued at that moment (up to `max_group`), runs them one after the other in one
 //! transaction, commits, and answers each caller. Under light load a group is one unit and
 //! nothing waits; under heavy load the units that queue while a transaction commits form the
 //! next group, so the group size follows the load with no timer.
 //!
-//! A unit's error rolls back that unit only (its savepoint); the others commit. If the group's
-//! transaction cannot begin or commit, every unit of the group gets [`Work::group_failed`]
-//! and nothing of it was written, so each caller can retry as it would after its own failed
-//! transaction.
+//! If any unit fails (or the commit does), the group is rolled back and each of its units runs
+//! again in a transaction of its own, so a bad unit fails alone and costs the others one more
+//! try (units are database work only, so running one again is safe). A unit that cannot run
+//! gets its own error, or [`Work::group_failed`] when the database failed it.
 
 use crate::db::Db;
 use crate::trace::TraceContext;
@@ -20,13 +20,22 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
+/// How units are grouped (`HERALD_GROUP_MAX`, `HERALD_GROUP_WORKERS`).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupConfig {
+    /// Units per transaction at most.
+    pub max: usize,
+    /// Transactions in flight at once: while one commits, the next forms.
+    pub workers: usize,
+}
+
 /// One kind of unit of work.
 pub trait Work: Send + Sync + 'static {
     type Item: Send + Sync + 'static;
     type Output: Send + 'static;
     type Error: Send + 'static + From<diesel::result::Error>;
 
-    /// Runs one unit inside its savepoint of the group's transaction.
+    /// Runs one unit inside the group's transaction (database work only: it may run twice).
     fn run<'a>(
         &'a self,
         conn: &'a mut AsyncPgConnection,
@@ -58,7 +67,8 @@ pub struct GroupCommit<W: Work> {
 impl<W: Work> GroupCommit<W> {
     /// Starts `workers` workers (transactions in flight at once). They stop when this is
     /// dropped and the queue is empty.
-    pub fn start(db: Db, work: W, max_group: usize, workers: usize) -> Self {
+    pub fn start(db: Db, work: W, config: GroupConfig) -> Self {
+        let (max_group, workers) = (config.max, config.workers);
         let work = Arc::new(work);
         let (queue, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -130,33 +140,76 @@ async fn run_group<W: Work>(db: &Db, work: &W, group: Vec<Unit<W>>) {
             return;
         }
     };
-    let committed = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let mut outputs = Vec::with_capacity(items.len());
-            for (item, trace, span) in &items {
-                // A nested transaction is a savepoint: a failed unit is rolled back alone.
-                let unit = conn.transaction::<_, W::Error, _>(async |conn| {
-                    trace
-                        .clone()
-                        .scope(work.run(conn, item).instrument(span.clone()))
-                        .await
-                });
-                outputs.push(unit.await);
-            }
-            Ok(outputs)
-        })
-        .await;
-    match committed {
+    // All together first; if anything fails, each unit again on its own, so one bad unit
+    // costs its group a second try and never fails the others.
+    match together(&mut conn, work, &items).await {
         Ok(outputs) => {
             for (reply, output) in replies.into_iter().zip(outputs) {
-                let _ = reply.send(output);
+                let _ = reply.send(Ok(output));
             }
         }
-        Err(error) => {
-            tracing::warn!(error = %error, units = replies.len(), "group transaction failed; every unit will be retried");
-            for reply in replies {
-                let _ = reply.send(Err(work.group_failed(error.to_string())));
+        Err(error) if items.len() == 1 => {
+            let _ = replies
+                .into_iter()
+                .next()
+                .map(|reply| reply.send(Err(error.into_unit_error(work))));
+        }
+        Err(_) => {
+            metrics::counter!("herald_group_commit_split_total").increment(1);
+            for (item, reply) in items.iter().zip(replies) {
+                let result = together(&mut conn, work, std::slice::from_ref(item))
+                    .await
+                    .map_err(|error| error.into_unit_error(work))
+                    .and_then(|mut outputs| {
+                        outputs
+                            .pop()
+                            .ok_or_else(|| work.group_failed("no output".into()))
+                    });
+                let _ = reply.send(result);
             }
         }
     }
+}
+
+enum Failed<E> {
+    Unit(E),
+    Db(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for Failed<E> {
+    fn from(error: diesel::result::Error) -> Self {
+        Failed::Db(error)
+    }
+}
+
+impl<E> Failed<E> {
+    fn into_unit_error<W: Work<Error = E>>(self, work: &W) -> E {
+        match self {
+            Failed::Unit(error) => error,
+            Failed::Db(error) => work.group_failed(error.to_string()),
+        }
+    }
+}
+
+type Item<W> = (<W as Work>::Item, TraceContext, tracing::Span);
+
+/// Runs `items` in one transaction; the first failing unit rolls back all of them.
+async fn together<W: Work>(
+    conn: &mut AsyncPgConnection,
+    work: &W,
+    items: &[Item<W>],
+) -> Result<Vec<W::Output>, Failed<W::Error>> {
+    conn.transaction::<_, Failed<W::Error>, _>(async |conn| {
+        let mut outputs = Vec::with_capacity(items.len());
+        for (item, trace, span) in items {
+            let output = trace
+                .clone()
+                .scope(work.run(conn, item).instrument(span.clone()))
+                .await
+                .map_err(Failed::Unit)?;
+            outputs.push(output);
+        }
+        Ok(outputs)
+    })
+    .await
 }

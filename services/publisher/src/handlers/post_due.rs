@@ -141,7 +141,7 @@ async fn publish_due(state: Arc<State>, message: Envelope<PostDue>) -> Result<()
     record(&state, message, claimed, results).await
 }
 
-/// Step 1 for one post, inside its savepoint of a group-committed transaction.
+/// Step 1 for one post, as a unit of a group-committed transaction.
 pub struct ClaimItem {
     message: Arc<Envelope<PostDue>>,
     paused: Vec<String>,
@@ -612,7 +612,7 @@ async fn record(
     Ok(())
 }
 
-/// Step 3 for one post, inside its savepoint of a group-committed transaction.
+/// Step 3 for one post, as a unit of a group-committed transaction.
 pub struct RecordItem {
     message: Arc<Envelope<PostDue>>,
     claimed: Vec<Claimed>,

@@ -53,6 +53,9 @@ pub struct Delivery {
 
 /// A handler whose effects are database writes: the kit runs it inside one transaction with
 /// the inbox row (so a message already processed has no effect) and the outbox rows it returns.
+/// That transaction is shared with the other messages being handled at once (group commit),
+/// and is run again for this message alone if any of them failed: `handle` must do nothing
+/// but database work (anything else belongs in `after_commit`).
 pub trait TxHandler<M: Message>: Send + Sync + 'static {
     fn handle<'a>(
         &'a self,

@@ -41,7 +41,7 @@ diesel::table! {
 
 pub(crate) enum Mode<M: Message> {
     /// Transactional handlers run in group commits: the messages being handled at once share
-    /// a transaction, each in its own savepoint with its inbox row and outbox rows.
+    /// a transaction, each with its inbox row and outbox rows.
     Tx(Arc<dyn TxHandler<M>>, GroupCommit<TxWork<M>>, OutboxWaker),
     Plain(Arc<dyn Handler<M>>),
 }
@@ -51,21 +51,14 @@ impl<M: Message> Mode<M> {
         handler: Arc<dyn TxHandler<M>>,
         db: Db,
         waker: OutboxWaker,
-        concurrency: usize,
+        group: crate::group::GroupConfig,
     ) -> Self {
         let work = TxWork {
             handler: handler.clone(),
         };
-        Mode::Tx(
-            handler,
-            GroupCommit::start(db, work, concurrency, GROUP_WORKERS),
-            waker,
-        )
+        Mode::Tx(handler, GroupCommit::start(db, work, group), waker)
     }
 }
-
-/// Group transactions in flight at once per consumer: while one commits, the next forms.
-const GROUP_WORKERS: usize = 2;
 
 /// One message of a transactional handler: inbox row, the handler's effects, outbox rows.
 pub(crate) struct TxWork<M: Message> {

@@ -104,6 +104,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Settings the bench passes from its own environment to the services it runs.
+const TUNING: &[&str] = &[
+    "HERALD_DB_POOL_SIZE",
+    "HERALD_GROUP_MAX",
+    "HERALD_GROUP_WORKERS",
+    "HERALD_CONSUMER_CONCURRENCY",
+];
+
 async fn publish(args: PublishArgs) -> Result<ExitCode> {
     if args.posts == 0 || args.accounts == 0 {
         bail!("--posts and --accounts must be at least 1");
@@ -125,15 +133,27 @@ async fn publish(args: PublishArgs) -> Result<ExitCode> {
         .workers(2)
         .start(std::net::TcpListener::bind("127.0.0.1:0")?)
         .await?;
-    let env = service_env(
-        &nats.url(),
-        Some(db.url()),
-        &[
-            ("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS", "true"),
-            ("HERALD_LOG", "error"),
-            ("HERALD_DB_POOL_SIZE", "16"),
-        ],
-    );
+    let mut settings: Vec<(String, String)> = vec![
+        (
+            "HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS".into(),
+            "true".into(),
+        ),
+        ("HERALD_LOG".into(), "error".into()),
+        ("HERALD_DB_POOL_SIZE".into(), "16".into()),
+    ];
+    // Tuning knobs given to the bench (pool size, group commit, concurrency) reach the
+    // services it runs, so their effect can be measured.
+    for key in TUNING {
+        if let Ok(value) = std::env::var(key) {
+            settings.retain(|(k, _)| k != key);
+            settings.push(((*key).to_owned(), value));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let env = service_env(&nats.url(), Some(db.url()), &pairs);
     let publisher = Running::spawn(herald_publisher::start(env.clone()).await?);
     let billing = if args.publisher_only {
         None
