@@ -15,6 +15,7 @@
 //! ```
 
 mod database;
+mod design;
 mod jetstream;
 mod nats;
 mod postgres;
@@ -23,6 +24,7 @@ mod procs;
 mod service;
 
 pub use database::{Postgres, Template, TestDb, postgres};
+pub use design::text_card;
 pub use jetstream::{consumer_caught_up, publish_envelope, read_stream};
 pub use nats::{NatsServer, Version, find_nats_server, nats_server_version, shared_nats};
 pub use postgres::PgCluster;

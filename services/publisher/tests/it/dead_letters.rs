@@ -3,17 +3,16 @@
 //! (`herald_kit::dlq::replay`) re-opens the target and publishes the post exactly once, and
 //! replaying again, or an old letter after success, publishes nothing.
 
-use crate::{RPC_TIMEOUT, World, read_stream};
+use crate::{World, get, ledger_count, read_stream, rpc, settled};
 use chrono::Utc;
 use herald_contracts::messages::post_retry::{RETRY_DURABLE, retry_subject};
 use herald_contracts::messages::{PostTargetFailed, PostTargetRetry};
 use herald_contracts::rpc::publisher::{
-    CreatePost, CreatePostRequest, DisconnectAccount, DisconnectAccountRequest, GetPost,
-    GetPostRequest, PostStatus, PostView, TargetState,
+    CreatePost, CreatePostRequest, DisconnectAccount, DisconnectAccountRequest, PostStatus,
+    PostView, TargetState,
 };
-use herald_contracts::rpc::{Rpc, RpcError};
 use herald_contracts::streams::{DLQ, POSTS, dlq_subject};
-use herald_contracts::{AccountId, Envelope, PostId};
+use herald_contracts::{AccountId, Envelope};
 use herald_kit::async_nats::jetstream;
 use herald_kit::dlq::letters;
 use herald_kit::dlq::replay::{Outcome, replay};
@@ -23,17 +22,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn rpc<R: Rpc>(world: &World, request: R::Request) -> Result<R::Response, RpcError> {
-    herald_kit::rpc::call::<R>(
-        &world.client,
-        "test-dead-letters",
-        Some(world.caller.clone()),
-        request,
-        RPC_TIMEOUT,
-    )
-    .await
-}
-
 /// Due now. Built from JSON so that optional request fields added later need no change here.
 async fn post_now(world: &World, text: &str, account: AccountId) -> anyhow::Result<PostView> {
     let request: CreatePostRequest = serde_json::from_value(serde_json::json!({
@@ -42,31 +30,6 @@ async fn post_now(world: &World, text: &str, account: AccountId) -> anyhow::Resu
         "account_ids": [account],
     }))?;
     Ok(rpc::<CreatePost>(world, request).await?)
-}
-
-async fn get(world: &World, post_id: PostId) -> anyhow::Result<PostView> {
-    Ok(rpc::<GetPost>(world, GetPostRequest { post_id }).await?)
-}
-
-async fn settled(world: &World, post_id: PostId) -> anyhow::Result<PostView> {
-    wait_for("post settled", WAIT, || async {
-        get(world, post_id).await.ok().filter(|p| {
-            !matches!(
-                p.status,
-                PostStatus::Draft | PostStatus::Scheduled | PostStatus::Publishing
-            )
-        })
-    })
-    .await
-}
-
-fn ledger_count(world: &World, text: &str) -> usize {
-    world
-        .sandbox
-        .ledger()
-        .iter()
-        .filter(|e| e.text == text)
-        .count()
 }
 
 /// Quick retries and a budget of two attempts, so a target fails within seconds.
@@ -114,7 +77,7 @@ async fn failed_post(world: &World, text: &str, account: AccountId) -> anyhow::R
         },
     )?;
     let post = post_now(world, text, account).await?;
-    let done = settled(world, post.id).await?;
+    let done = settled(world, post.id, 30).await?;
     world
         .sandbox
         .set_faults(SandboxPlatform::Mastodon, Faults::default())?;
@@ -306,7 +269,7 @@ async fn a_target_that_fails_again_gets_a_new_letter_and_a_disconnected_account_
         header(&both[1], "Nats-Msg-Id"),
         Some(format!("post.target.dead:{}:{}:2", post.id, account.id))
     );
-    let again = settled(&world, post.id).await?;
+    let again = settled(&world, post.id, 30).await?;
     assert_eq!(again.status, PostStatus::Failed);
     let failures = read_stream(
         &world.client,

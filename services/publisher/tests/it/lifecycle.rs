@@ -2,30 +2,19 @@
 //! including the races with the due time — and retries that wait for rate limits and
 //! failing platforms without publishing twice.
 
-use crate::{RPC_TIMEOUT, World, read_stream};
+use crate::{World, get, ledger_count, read_stream, rpc, settled};
 use chrono::Utc;
 use herald_contracts::messages::{PostPublished, PostTargetFailed};
+use herald_contracts::rpc::ErrorCode;
 use herald_contracts::rpc::publisher::{
-    CancelPost, CancelPostRequest, CreatePost, CreatePostRequest, GetPost, GetPostRequest,
-    ListPosts, ListPostsRequest, PostStatus, PostView, ReschedulePost, ReschedulePostRequest,
-    TargetState, UpdatePost, UpdatePostRequest,
+    CancelPost, CancelPostRequest, CreatePost, CreatePostRequest, ListPosts, ListPostsRequest,
+    PostStatus, PostView, ReschedulePost, ReschedulePostRequest, TargetState, UpdatePost,
+    UpdatePostRequest,
 };
-use herald_contracts::rpc::{ErrorCode, Rpc, RpcError};
-use herald_contracts::{AccountId, Envelope, PostId};
+use herald_contracts::{AccountId, Envelope};
 use herald_sandbox::{Faults, Platform as SandboxPlatform};
-use herald_testkit::{Running, wait_for};
+use herald_testkit::Running;
 use std::time::Duration;
-
-async fn rpc<R: Rpc>(world: &World, request: R::Request) -> Result<R::Response, RpcError> {
-    herald_kit::rpc::call::<R>(
-        &world.client,
-        "test-lifecycle",
-        Some(world.caller.clone()),
-        request,
-        RPC_TIMEOUT,
-    )
-    .await
-}
 
 async fn create(
     world: &World,
@@ -44,31 +33,6 @@ async fn create(
         },
     )
     .await?)
-}
-
-async fn get(world: &World, post_id: PostId) -> anyhow::Result<PostView> {
-    Ok(rpc::<GetPost>(world, GetPostRequest { post_id }).await?)
-}
-
-async fn settled(world: &World, post_id: PostId, secs: u64) -> anyhow::Result<PostView> {
-    wait_for("post settled", Duration::from_secs(secs), || async {
-        get(world, post_id).await.ok().filter(|p| {
-            !matches!(
-                p.status,
-                PostStatus::Draft | PostStatus::Scheduled | PostStatus::Publishing
-            )
-        })
-    })
-    .await
-}
-
-fn ledger_count(world: &World, text: &str) -> usize {
-    world
-        .sandbox
-        .ledger()
-        .iter()
-        .filter(|e| e.text == text)
-        .count()
 }
 
 /// Quick retries so a test waits seconds, not minutes.

@@ -12,12 +12,17 @@ mod media;
 mod publish;
 mod token_encryption;
 
+use herald_contracts::PostId;
 use herald_contracts::TenantId;
 use herald_contracts::messages::Platform;
-use herald_contracts::rpc::publisher::{AccountView, ConnectAccount, ConnectAccountRequest};
+use herald_contracts::rpc::publisher::{
+    AccountView, ConnectAccount, ConnectAccountRequest, GetPost, GetPostRequest, PostStatus,
+    PostView,
+};
 use herald_contracts::rpc::{Identity, Role};
+use herald_contracts::rpc::{Rpc, RpcError};
 
-use herald_testkit::{NatsServer, Template, TestDb, identity, postgres};
+use herald_testkit::{NatsServer, Template, TestDb, identity, postgres, wait_for};
 use std::time::Duration;
 
 pub static TEMPLATE: Template = Template {
@@ -44,8 +49,13 @@ pub struct World {
 
 impl World {
     pub async fn new() -> anyhow::Result<Self> {
+        Self::with_template(&TEMPLATE).await
+    }
+
+    /// A world whose database is made from `template` (e.g. with another service's schema).
+    pub async fn with_template(template: &'static Template) -> anyhow::Result<Self> {
         let nats = NatsServer::start()?;
-        let db = postgres().await?.fresh_db(&TEMPLATE).await?;
+        let db = postgres().await?.fresh_db(template).await?;
         let sandbox = herald_sandbox::start(std::net::TcpListener::bind("127.0.0.1:0")?).await?;
         let client = herald_kit::async_nats::connect(nats.url()).await?;
         let tenant = TenantId::new();
@@ -111,6 +121,45 @@ impl World {
 }
 
 pub use herald_testkit::read_stream;
+
+/// Calls `R` as the world's caller.
+pub async fn rpc<R: Rpc>(world: &World, request: R::Request) -> Result<R::Response, RpcError> {
+    herald_kit::rpc::call::<R>(
+        &world.client,
+        "test",
+        Some(world.caller.clone()),
+        request,
+        RPC_TIMEOUT,
+    )
+    .await
+}
+
+pub async fn get(world: &World, post_id: PostId) -> anyhow::Result<PostView> {
+    Ok(rpc::<GetPost>(world, GetPostRequest { post_id }).await?)
+}
+
+/// The post once it has left draft, scheduled and publishing (bounded by `secs`).
+pub async fn settled(world: &World, post_id: PostId, secs: u64) -> anyhow::Result<PostView> {
+    wait_for("post settled", Duration::from_secs(secs), || async {
+        get(world, post_id).await.ok().filter(|p| {
+            !matches!(
+                p.status,
+                PostStatus::Draft | PostStatus::Scheduled | PostStatus::Publishing
+            )
+        })
+    })
+    .await
+}
+
+/// How many posts with this text the sandbox accepted.
+pub fn ledger_count(world: &World, text: &str) -> usize {
+    world
+        .sandbox
+        .ledger()
+        .iter()
+        .filter(|e| e.text == text)
+        .count()
+}
 
 /// Makes the platform refuse an account's token from now on (an empty bearer token is
 /// refused), as when a user revokes Herald's access on the platform.

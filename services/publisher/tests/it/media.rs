@@ -5,19 +5,18 @@
 
 use crate::{RPC_TIMEOUT, World};
 use chrono::Utc;
-use herald_contracts::design::{Design, Element, TextElement};
 use herald_contracts::messages::Platform;
 use herald_contracts::rpc::publisher::{
     AccountView, ConnectAccount, ConnectAccountRequest, CreatePost, CreatePostRequest, GetPost,
-    GetPostRequest, LatenessPolicy, MediaAttachment, PostStatus, PostView, ReschedulePost,
-    ReschedulePostRequest,
+    GetPostRequest, LatenessPolicy, ListPosts, ListPostsRequest, MediaAttachment, PostStatus,
+    PostView, ReschedulePost, ReschedulePostRequest,
 };
 use herald_contracts::rpc::renderer::{
     CreateRender, CreateRenderRequest, GetRender, GetRenderRequest, RenderStatus, RenderView,
 };
 use herald_contracts::rpc::{ErrorCode, Role, Rpc, RpcError};
 use herald_contracts::{AccountId, RenderId, TenantId};
-use herald_testkit::{Running, Template, identity, postgres, wait_for};
+use herald_testkit::{Running, Template, identity, wait_for};
 use std::time::Duration;
 
 /// The publisher's and the renderer's schemas in one database, as in a fleet.
@@ -38,7 +37,6 @@ const MEDIA_BASE: &str = "https://media.herald.test/media";
 
 struct Fleet {
     world: World,
-    db: herald_testkit::TestDb,
     publisher: Running,
     renderer: Running,
     _objects: tempfile::TempDir,
@@ -46,15 +44,14 @@ struct Fleet {
 
 impl Fleet {
     async fn start() -> anyhow::Result<Self> {
-        let world = World::new().await?;
-        let db = postgres().await?.fresh_db(&TEMPLATE).await?;
+        let world = World::with_template(&TEMPLATE).await?;
         let objects = tempfile::tempdir()?;
         let sandbox = world.sandbox.base_url().to_owned();
         let threads = format!("{sandbox}/threads");
         let renderer = Running::spawn(
             herald_renderer::start(herald_testkit::service_env(
                 &world.nats.url(),
-                Some(db.url()),
+                Some(world.db.url()),
                 &[(
                     "HERALD_RENDERER_STORAGE_DIR",
                     objects.path().to_str().unwrap_or_default(),
@@ -65,7 +62,7 @@ impl Fleet {
         let publisher = Running::spawn(
             herald_publisher::start(herald_testkit::service_env(
                 &world.nats.url(),
-                Some(db.url()),
+                Some(world.db.url()),
                 &[
                     ("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS", "true"),
                     ("HERALD_PUBLISHER_THREADS_URL", &threads),
@@ -76,7 +73,6 @@ impl Fleet {
         );
         Ok(Self {
             world,
-            db,
             publisher,
             renderer,
             _objects: objects,
@@ -84,7 +80,7 @@ impl Fleet {
     }
 
     async fn rpc<R: Rpc>(&self, request: R::Request) -> Result<R::Response, RpcError> {
-        self.rpc_as::<R>(self.world.caller.clone(), request).await
+        crate::rpc::<R>(&self.world, request).await
     }
 
     async fn rpc_as<R: Rpc>(
@@ -116,7 +112,7 @@ impl Fleet {
         self.rpc_as::<CreateRender>(
             caller,
             CreateRenderRequest {
-                design: design(text),
+                design: herald_testkit::text_card(text, 320, 200, "#1d4ed8"),
             },
         )
         .await
@@ -152,29 +148,7 @@ impl Fleet {
     async fn stop(self) -> anyhow::Result<()> {
         self.publisher.stop().await?;
         self.renderer.stop().await?;
-        drop(self.db);
         Ok(())
-    }
-}
-
-fn design(text: &str) -> Design {
-    Design {
-        width: 320,
-        height: 200,
-        background: "#1d4ed8".into(),
-        elements: vec![Element::Text(TextElement {
-            text: text.into(),
-            x: 16.0,
-            y: 16.0,
-            width: Some(288.0),
-            font: "DejaVu Sans".into(),
-            size: 28.0,
-            weight: 700,
-            color: "#ffffff".into(),
-            align: Default::default(),
-            opacity: None,
-            rotation: None,
-        })],
     }
 }
 
@@ -276,8 +250,9 @@ async fn only_the_tenants_own_completed_renders_can_be_attached() -> anyhow::Res
         .await
         .unwrap_err();
     assert_eq!(long_alt.code, ErrorCode::InvalidInput, "{long_alt:?}");
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(fleet.world.sandbox.ledger().is_empty());
+    // Refused before anything was stored.
+    let listed = fleet.rpc::<ListPosts>(ListPostsRequest::default()).await?;
+    assert!(listed.posts.is_empty(), "{listed:?}");
     fleet.stop().await
 }
 
@@ -288,22 +263,16 @@ async fn a_post_due_later_than_its_policy_allows_is_held_then_published_when_res
     let service = Running::spawn(herald_publisher::start(world.env()).await?);
     let account = world.connect_account("token-late").await?;
     let at = Utc::now() + chrono::Duration::seconds(1);
-    let rpc = |request| {
-        herald_kit::rpc::call::<CreatePost>(
-            &world.client,
-            "test-late",
-            Some(world.caller.clone()),
-            request,
-            RPC_TIMEOUT,
-        )
-    };
-    let post = rpc(CreatePostRequest {
-        text: "good morning".into(),
-        scheduled_at: Some(at),
-        account_ids: vec![account.id],
-        media: Vec::new(),
-        lateness: Some(LatenessPolicy { max_late_secs: 1 }),
-    })
+    let post = crate::rpc::<CreatePost>(
+        &world,
+        CreatePostRequest {
+            text: "good morning".into(),
+            scheduled_at: Some(at),
+            account_ids: vec![account.id],
+            media: Vec::new(),
+            lateness: Some(LatenessPolicy { max_late_secs: 1 }),
+        },
+    )
     .await?;
     assert_eq!(post.lateness, Some(LatenessPolicy { max_late_secs: 1 }));
 
@@ -312,18 +281,11 @@ async fn a_post_due_later_than_its_policy_allows_is_held_then_published_when_res
     let back_at = at + chrono::Duration::seconds(3);
     tokio::time::sleep((back_at - Utc::now()).to_std().unwrap_or_default()).await;
     let service = Running::spawn(herald_publisher::start(world.env()).await?);
-    let get = || async {
-        herald_kit::rpc::call::<GetPost>(
-            &world.client,
-            "test-late",
-            Some(world.caller.clone()),
-            GetPostRequest { post_id: post.id },
-            RPC_TIMEOUT,
-        )
-        .await
-    };
     let held = wait_for("post held", Duration::from_secs(30), || async {
-        get().await.ok().filter(|p| p.status == PostStatus::Held)
+        crate::get(&world, post.id)
+            .await
+            .ok()
+            .filter(|p| p.status == PostStatus::Held)
     })
     .await?;
     assert!(held.targets.iter().all(|t| t.attempts == 0), "{held:?}");
@@ -337,32 +299,19 @@ async fn a_post_due_later_than_its_policy_allows_is_held_then_published_when_res
     })
     .await?;
     assert_eq!(events.len(), 1, "one post.held event");
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(world.sandbox.ledger().is_empty(), "nothing published late");
 
     // A person decides to publish it anyway: reschedule to now.
-    herald_kit::rpc::call::<ReschedulePost>(
-        &world.client,
-        "test-late",
-        Some(world.caller.clone()),
+    crate::rpc::<ReschedulePost>(
+        &world,
         ReschedulePostRequest {
             post_id: post.id,
             scheduled_at: Utc::now(),
         },
-        RPC_TIMEOUT,
     )
     .await?;
-    wait_for("post published", Duration::from_secs(30), || async {
-        get()
-            .await
-            .ok()
-            .filter(|p| p.status == PostStatus::Published)
-    })
-    .await?;
-    let ledger = world.sandbox.ledger();
-    assert_eq!(
-        ledger.iter().filter(|e| e.text == "good morning").count(),
-        1
-    );
+    let done = crate::settled(&world, post.id, 30).await?;
+    assert_eq!(done.status, PostStatus::Published);
+    assert_eq!(crate::ledger_count(&world, "good morning"), 1);
     service.stop().await
 }

@@ -3,7 +3,7 @@
 //! start-up.
 
 use crate::publish::{post_state, schedule};
-use crate::{RPC_TIMEOUT, World};
+use crate::{RPC_TIMEOUT, World, ledger_count};
 use base64::Engine;
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -88,15 +88,6 @@ async fn publish_now(world: &World, text: &str, account: AccountId) -> anyhow::R
         })
     })
     .await
-}
-
-fn ledger_count(world: &World, text: &str) -> usize {
-    world
-        .sandbox
-        .ledger()
-        .iter()
-        .filter(|e| e.text == text)
-        .count()
 }
 
 #[tokio::test]

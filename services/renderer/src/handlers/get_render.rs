@@ -6,7 +6,7 @@ use crate::repo::{self, Render};
 use base64::Engine;
 use herald_contracts::RenderId;
 use herald_contracts::rpc::renderer::{
-    GetAssetRequest, GetRenderRequest, RenderContent, RenderStatus, RenderView,
+    GetAssetRequest, GetRenderRequest, RenderContent, RenderStatus, RenderView, is_content_hash,
 };
 use herald_contracts::rpc::{ErrorCode, RpcError};
 use herald_kit::RpcCtx;
@@ -70,7 +70,7 @@ pub async fn asset(
     request: GetAssetRequest,
 ) -> Result<RenderContent, RpcError> {
     let hash = request.content_hash;
-    if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if !is_content_hash(&hash) {
         return Err(RpcError::invalid(
             "content_hash must be 64 lowercase hex digits",
         ));

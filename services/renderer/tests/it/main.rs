@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use herald_contracts::TenantId;
-use herald_contracts::design::{Design, Element, TextElement};
+use herald_contracts::design::Design;
 use herald_contracts::rpc::renderer::{
     CreateRender, CreateRenderRequest, GetRender, GetRenderContent, GetRenderRequest, RenderStatus,
     RenderView,
@@ -94,24 +94,7 @@ impl World {
 }
 
 fn design(text: &str) -> Design {
-    Design {
-        width: 320,
-        height: 200,
-        background: "#1d4ed8".into(),
-        elements: vec![Element::Text(TextElement {
-            text: text.into(),
-            x: 16.0,
-            y: 16.0,
-            width: Some(288.0),
-            font: "DejaVu Sans".into(),
-            size: 28.0,
-            weight: 700,
-            color: "#ffffff".into(),
-            align: Default::default(),
-            opacity: None,
-            rotation: None,
-        })],
-    }
+    herald_testkit::text_card(text, 320, 200, "#1d4ed8")
 }
 
 #[tokio::test]

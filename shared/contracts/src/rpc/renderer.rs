@@ -48,6 +48,14 @@ pub struct RenderContent {
     pub data_base64: String,
 }
 
+/// Whether `value` is a content hash as renders carry it: SHA-256, 64 lowercase hex digits.
+pub fn is_content_hash(value: &str) -> bool {
+    value.len() == 64
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// A rendered image by its content address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -6,14 +6,16 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use herald_contracts::design::{Design, Element, TextElement};
 use herald_contracts::messages::Platform;
+use herald_contracts::messages::{RenderCompleted, RenderFailed};
 use herald_contracts::rpc::Identity;
 use herald_contracts::rpc::publisher::MediaAttachment;
-use herald_contracts::rpc::renderer::{
-    CreateRender, CreateRenderRequest, GetRender, GetRenderRequest, RenderStatus,
-};
+use herald_contracts::rpc::renderer::{CreateRender, CreateRenderRequest};
+use herald_contracts::streams::RENDERS;
+use herald_contracts::{Envelope, RenderId, TenantId};
 use herald_kit::async_nats;
+use herald_kit::async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use herald_kit::futures::StreamExt;
 
 use crate::up::log::say;
 
@@ -33,24 +35,7 @@ pub async fn render_card(
     caller: &Identity,
     run_id: &str,
 ) -> Result<Card> {
-    let design = Design {
-        width: 640,
-        height: 360,
-        background: "#0f766e".into(),
-        elements: vec![Element::Text(TextElement {
-            text: format!("chaos run {run_id}"),
-            x: 32.0,
-            y: 32.0,
-            width: Some(576.0),
-            font: "DejaVu Sans".into(),
-            size: 40.0,
-            weight: 700,
-            color: "#ffffff".into(),
-            align: Default::default(),
-            opacity: None,
-            rotation: None,
-        })],
-    };
+    let design = herald_testkit::text_card(&format!("chaos run {run_id}"), 640, 360, "#0f766e");
     let call_id = |step: &str| format!("chaos-{run_id}-render-{step}");
     let render = herald_kit::rpc::call::<CreateRender>(
         client,
@@ -62,33 +47,7 @@ pub async fn render_card(
     .await
     .context("asking the renderer for the run's card")?;
     let started = Instant::now();
-    // A one-off wait for a job before the run starts (the render's completion event would do
-    // as well; this keeps the tool independent of the stream's consumers).
-    let hash = loop {
-        let view = herald_kit::rpc::call::<GetRender>(
-            client,
-            &call_id("get"),
-            Some(caller.clone()),
-            GetRenderRequest {
-                render_id: render.id,
-            },
-            RPC_TIMEOUT,
-        )
-        .await
-        .context("reading the run's card")?;
-        match view.status {
-            RenderStatus::Completed => {
-                break view
-                    .content_hash
-                    .context("a completed render without a content hash")?;
-            }
-            RenderStatus::Failed => bail!("the run's card failed to render: {:?}", view.error),
-            RenderStatus::Pending if started.elapsed() > RENDER_LIMIT => {
-                bail!("the run's card did not render within {RENDER_LIMIT:?}")
-            }
-            RenderStatus::Pending => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    let hash = outcome(client, caller.tenant_id, render.id).await?;
     say(format!(
         "card rendered in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -100,6 +59,44 @@ pub async fn render_card(
         },
         content_hash: hash,
     })
+}
+
+/// Waits for the render's `render.completed` or `render.failed` event on the RENDERS stream
+/// (an ordered consumer from the stream's start, so an event published before it existed
+/// counts): the content hash, or why it failed.
+async fn outcome(
+    client: &async_nats::Client,
+    tenant: TenantId,
+    render: RenderId,
+) -> Result<String> {
+    let js = async_nats::jetstream::new(client.clone());
+    let config = OrderedConfig {
+        filter_subjects: vec![
+            format!("renders.completed.{tenant}.{render}"),
+            format!("renders.failed.{tenant}.{render}"),
+        ],
+        deliver_policy: DeliverPolicy::All,
+        ..Default::default()
+    };
+    let consumer = js
+        .create_consumer_on_stream(config, RENDERS)
+        .await
+        .context("following the run's card on the RENDERS stream")?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .context("following the run's card on the RENDERS stream")?;
+    let message = tokio::time::timeout(RENDER_LIMIT, messages.next())
+        .await
+        .map_err(|_| anyhow::anyhow!("the run's card did not render within {RENDER_LIMIT:?}"))?
+        .context("the RENDERS stream ended")?
+        .context("reading the run's card's outcome")?;
+    if message.subject.starts_with("renders.failed.") {
+        let failed: Envelope<RenderFailed> = serde_json::from_slice(&message.payload)?;
+        bail!("the run's card failed to render: {}", failed.data.reason);
+    }
+    let completed: Envelope<RenderCompleted> = serde_json::from_slice(&message.payload)?;
+    Ok(completed.data.content_hash)
 }
 
 /// Whether post `index` on `platform` carries the card.

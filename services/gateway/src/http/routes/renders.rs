@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use herald_contracts::rpc::renderer::{
     CreateRender, CreateRenderRequest, GetAsset, GetAssetRequest, GetRender, GetRenderContent,
-    GetRenderRequest, RenderView,
+    GetRenderRequest, RenderView, is_content_hash,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -51,9 +51,7 @@ fn safe_content_type(content_type: &str) -> &'static str {
 async fn media(ctx: Ctx, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let hash = file
         .strip_suffix(".png")
-        .filter(|hash| {
-            hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        })
+        .filter(|hash| is_content_hash(hash))
         .ok_or_else(ApiError::not_found)?;
     let content = ctx
         .call::<GetAsset>(GetAssetRequest {

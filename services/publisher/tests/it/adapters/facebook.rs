@@ -283,23 +283,13 @@ async fn a_throttled_photo_upload_is_retryable_and_posts_nothing() -> anyhow::Re
     let creds = connected(&h, "page-token-media-fail").await?;
     let mut post = publication("a page post whose photo fails");
     post.media = super::image(None);
-    for faults in [
-        Faults {
-            rate_limit_rate: 1.0,
-            ..Faults::default()
-        },
-        Faults {
-            error_rate: 1.0,
-            ..Faults::default()
-        },
-    ] {
-        set_faults(&h, faults)?;
-        let outcome = adapter(&h).publish(&creds, &post).await.value;
-        assert!(
-            matches!(outcome, PublishOutcome::Retryable { .. }),
-            "{outcome:?}"
-        );
-    }
-    assert!(h.sandbox.ledger().is_empty());
+    super::assert_failed_uploads_are_retryable(
+        &h,
+        herald_sandbox::Platform::Facebook,
+        adapter(&h).as_ref(),
+        &creds,
+        &post,
+    )
+    .await?;
     Ok(())
 }

@@ -163,25 +163,14 @@ async fn a_failed_upload_is_retryable_and_posts_nothing() -> anyhow::Result<()> 
     let creds = connected(&h, "token-m-media-fail").await?;
     let mut post = publication("with a picture", "key-media-fail");
     post.media = super::image(None);
-    for faults in [
-        Faults {
-            error_rate: 1.0,
-            ..Faults::default()
-        },
-        Faults {
-            rate_limit_rate: 1.0,
-            ..Faults::default()
-        },
-    ] {
-        h.sandbox
-            .set_faults(herald_sandbox::Platform::Mastodon, faults)?;
-        let outcome = adapter.publish(&creds, &post).await.value;
-        assert!(
-            matches!(outcome, PublishOutcome::Retryable { .. }),
-            "{outcome:?}"
-        );
-    }
-    assert!(h.sandbox.ledger().is_empty());
+    super::assert_failed_uploads_are_retryable(
+        &h,
+        herald_sandbox::Platform::Mastodon,
+        adapter.as_ref(),
+        &creds,
+        &post,
+    )
+    .await?;
     h.sandbox
         .set_faults(herald_sandbox::Platform::Mastodon, Faults::default())?;
     let outcome = adapter.publish(&creds, &post).await.value;

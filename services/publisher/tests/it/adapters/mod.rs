@@ -9,7 +9,9 @@ mod mastodon;
 mod threads;
 mod x;
 
-use herald_publisher::adapters::{Adapters, MediaItem, PlatformConfig};
+use herald_publisher::adapters::{
+    Adapters, Creds, MediaItem, PlatformAdapter, PlatformConfig, Publication, PublishOutcome,
+};
 
 /// A small PNG (the sandbox's platforms accept any image bytes).
 pub const PNG: &[u8] =
@@ -127,4 +129,39 @@ pub fn assert_carries(
         })
         .collect();
     assert_eq!(carried, expected);
+}
+
+/// Asserts that an upload refused with a 429, then with a 5xx, is retryable (never ambiguous:
+/// no post exists before the upload succeeds) and that nothing reaches the platform. Faults
+/// are cleared afterwards.
+#[allow(dead_code)]
+pub async fn assert_failed_uploads_are_retryable(
+    h: &Harness,
+    platform: herald_sandbox::Platform,
+    adapter: &dyn PlatformAdapter,
+    creds: &Creds,
+    post: &Publication,
+) -> anyhow::Result<()> {
+    assert!(!post.media.is_empty(), "the post must carry an image");
+    for faults in [
+        herald_sandbox::Faults {
+            rate_limit_rate: 1.0,
+            ..herald_sandbox::Faults::default()
+        },
+        herald_sandbox::Faults {
+            error_rate: 1.0,
+            ..herald_sandbox::Faults::default()
+        },
+    ] {
+        h.sandbox.set_faults(platform, faults)?;
+        let outcome = adapter.publish(creds, post).await.value;
+        assert!(
+            matches!(outcome, PublishOutcome::Retryable { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert!(h.sandbox.ledger().is_empty());
+    h.sandbox
+        .set_faults(platform, herald_sandbox::Faults::default())?;
+    Ok(())
 }

@@ -357,24 +357,14 @@ async fn a_throttled_or_failed_upload_is_retryable_and_tweets_nothing() -> anyho
     let creds = connected(&h, "token-x-media-fail").await?;
     let mut post = publication("a tweet whose picture fails");
     post.media = super::image(None);
-    for faults in [
-        Faults {
-            rate_limit_rate: 1.0,
-            ..Faults::default()
-        },
-        Faults {
-            error_rate: 1.0,
-            ..Faults::default()
-        },
-    ] {
-        set_faults(&h, faults)?;
-        let outcome = adapter(&h).publish(&creds, &post).await.value;
-        assert!(
-            matches!(outcome, PublishOutcome::Retryable { .. }),
-            "{outcome:?}"
-        );
-    }
-    assert!(h.sandbox.ledger().is_empty());
+    super::assert_failed_uploads_are_retryable(
+        &h,
+        herald_sandbox::Platform::X,
+        adapter(&h),
+        &creds,
+        &post,
+    )
+    .await?;
     set_faults(&h, Faults::default())?;
     let bad_token = with_token(&creds, "expired-token-x-media-fail");
     let outcome = adapter(&h).publish(&bad_token, &post).await.value;
