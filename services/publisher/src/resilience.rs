@@ -77,14 +77,6 @@ impl Breakers {
             .collect()
     }
 
-    pub fn open_until(&self, platform: Platform) -> Option<DateTime<Utc>> {
-        let now = Utc::now();
-        self.lock()
-            .get(&platform)
-            .and_then(|c| c.open_until)
-            .filter(|until| *until > now)
-    }
-
     pub fn success(&self, platform: Platform) {
         let mut circuits = self.lock();
         let circuit = circuits.entry(platform).or_default();
@@ -137,12 +129,11 @@ mod tests {
         let breakers = Breakers::new(3, Duration::from_secs(30));
         breakers.failure(Platform::X);
         breakers.failure(Platform::X);
-        assert!(breakers.open_until(Platform::X).is_none());
+        assert!(breakers.open().is_empty());
         breakers.failure(Platform::X);
-        assert!(breakers.open_until(Platform::X).is_some());
-        assert_eq!(breakers.open().len(), 1);
-        assert!(breakers.open_until(Platform::Bluesky).is_none());
+        let open: Vec<Platform> = breakers.open().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(open, [Platform::X]);
         breakers.success(Platform::X);
-        assert!(breakers.open_until(Platform::X).is_none());
+        assert!(breakers.open().is_empty());
     }
 }
