@@ -3,6 +3,7 @@
 //! line and the RED metrics.
 
 use super::State;
+use super::client_ip::ClientIp;
 use super::error::{ApiError, ErrorBody};
 use super::policy::{self, Access, Decision};
 use actix_web::body::{BoxBody, MessageBody};
@@ -140,6 +141,8 @@ pub async fn edge(
     let route = req.match_pattern();
     let method = req.method().clone();
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let client_ip = ClientIp::of(&req);
+    req.extensions_mut().insert(client_ip);
 
     let span = tracing::info_span!("http", request_id = %request_id, trace_id = %trace.trace_id);
     let handled = async {

@@ -1,6 +1,7 @@
 //! The public HTTP API: the server, its middleware (`edge`), the route policy table, the
 //! uniform errors and one file per resource under `routes/`.
 
+pub mod client_ip;
 pub mod ctx;
 pub mod edge;
 pub mod error;
