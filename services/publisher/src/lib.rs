@@ -17,7 +17,7 @@ use herald_contracts::rpc::publisher::{
     CancelPost, ConnectAccount, CreatePost, DisconnectAccount, GetPost, ListAccounts, ListPosts,
     ReschedulePost, UpdatePost,
 };
-use herald_contracts::streams::POSTS;
+use herald_contracts::streams::{AUDIT, POSTS};
 use herald_kit::db::Db;
 use herald_kit::group::GroupCommit;
 use herald_kit::outbox::OutboxWaker;
@@ -32,7 +32,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: "publisher",
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[POSTS],
+        streams: &[POSTS, AUDIT],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }

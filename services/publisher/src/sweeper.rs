@@ -6,7 +6,8 @@
 //! claims each target before publishing.
 //!
 //! The sweep reads posts across tenants (ids and times only), which is why it is not a
-//! tenant-scoped repository function.
+//! tenant-scoped repository function and runs on a system-scoped connection; each re-armed
+//! due message carries its post's own tenant, and the due handler acts for that tenant only.
 
 use crate::State;
 use chrono::{DateTime, Utc};
@@ -51,7 +52,10 @@ pub async fn run(state: Arc<State>, every: Duration, grace: Duration, stop: Canc
 /// Re-arms posts whose current round (the post's time, or a retry round) should have fired
 /// more than `grace` ago and has not settled them; returns how many.
 pub async fn sweep_once(state: &State, grace: Duration) -> Result<usize, KitError> {
-    let mut conn = state.db.conn().await?;
+    let mut conn = state
+        .db
+        .system("schedule sweeper: finds every tenant's overdue posts")
+        .await?;
     let rearmed = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let overdue: Vec<Overdue> = diesel::sql_query(

@@ -268,7 +268,12 @@ pub fn key_id_of(stored: &str) -> Option<&str> {
 /// clear are sealed again as they are used, and rows under a key that is not configured will
 /// fail their targets until it is. A failure to look is logged, not fatal.
 pub async fn report_usage(db: &herald_kit::db::Db, keys: &TokenKeys) {
-    let usage = match db.conn().await {
+    // Cross-tenant by nature: the report counts every tenant's accounts per key id (no
+    // tokens are read), so an operator knows when an old key may go.
+    let usage = match db
+        .system("token key usage report: counts every tenant's accounts per key")
+        .await
+    {
         Ok(mut conn) => crate::repo::accounts::token_key_usage(&mut conn)
             .await
             .map_err(KitError::from),

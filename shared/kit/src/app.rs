@@ -4,7 +4,7 @@
 
 use crate::config::{CommonConfig, Env};
 use crate::consumer::{Handler, MessageValidator, Mode, Runner, TxHandler};
-use crate::db::{Db, migrate};
+use crate::db::{Db, migrate_as};
 use crate::error::KitError;
 use crate::nats::{ConsumerSpec, ensure_consumer, ensure_streams};
 use crate::ops::{OpsState, metrics_handle};
@@ -68,10 +68,16 @@ impl App {
         let js = async_nats::jetstream::new(nats.clone());
         let db = match (&info.storage, &config.database_url) {
             (Some((schema, migrations)), Some(url)) => {
-                let applied =
-                    retry("migrations", || migrate(url.expose(), schema, migrations())).await?;
+                let role = config.db_role.as_str();
+                let applied = retry("migrations", || {
+                    migrate_as(url.expose(), schema, role, migrations())
+                })
+                .await?;
                 tracing::info!(schema, applied, "migrations up to date");
-                Some(Db::connect(url.expose(), schema, info.name, config.db_pool_size).await?)
+                Some(
+                    Db::connect_as(url.expose(), schema, role, info.name, config.db_pool_size)
+                        .await?,
+                )
             }
             _ => None,
         };

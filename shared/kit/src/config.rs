@@ -209,6 +209,8 @@ pub struct CommonConfig {
     pub ack_wait: Duration,
     /// Group commit: units per transaction at most, and transactions in flight per group.
     pub group: crate::group::GroupConfig,
+    /// The role services query as (`HERALD_DB_ROLE`), subject to row-level security.
+    pub db_role: String,
 }
 
 impl CommonConfig {
@@ -258,8 +260,17 @@ impl CommonConfig {
                 problem: "must be at least 1".into(),
             });
         }
+        let db_role: String =
+            env.optional("DB_ROLE", crate::tenancy::DEFAULT_SERVICE_ROLE.to_owned())?;
+        if crate::db::check_identifier("role", &db_role).is_err() {
+            return Err(ConfigError {
+                var: "HERALD_DB_ROLE".into(),
+                problem: format!("{db_role:?} must be a lowercase identifier"),
+            });
+        }
         Ok(Self {
             group,
+            db_role,
             nats_url,
             database_url,
             ops_addr: env.optional("OPS_ADDR", ([0, 0, 0, 0], 9090).into())?,

@@ -11,11 +11,16 @@
 //! again in a transaction of its own, so a bad unit fails alone and costs the others one more
 //! try (units are database work only, so running one again is safe). A unit that cannot run
 //! gets its own error, or [`Work::group_failed`] when the database failed it.
+//!
+//! The units of a group may belong to different tenants: each runs acting for its own
+//! ([`Work::tenant`]), set for the rest of the shared transaction just before it runs (one
+//! statement per unit), so row-level security holds for every unit as it would alone.
 
 use crate::db::Db;
 use crate::trace::TraceContext;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures::future::BoxFuture;
+use herald_contracts::TenantId;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
@@ -34,6 +39,10 @@ pub trait Work: Send + Sync + 'static {
     type Item: Send + Sync + 'static;
     type Output: Send + 'static;
     type Error: Send + 'static + From<diesel::result::Error>;
+
+    /// The tenant the unit acts for (its message envelope's): tenant-owned tables show and
+    /// accept only that tenant's rows while it runs.
+    fn tenant(&self, item: &Self::Item) -> TenantId;
 
     /// Runs one unit inside the group's transaction (database work only: it may run twice).
     fn run<'a>(
@@ -202,6 +211,8 @@ async fn together<W: Work>(
     conn.transaction::<_, Failed<W::Error>, _>(async |conn| {
         let mut outputs = Vec::with_capacity(items.len());
         for (item, trace, span) in items {
+            conn.batch_execute(&crate::tenancy::transaction_tenant_sql(work.tenant(item)))
+                .await?;
             let output = trace
                 .clone()
                 .scope(work.run(conn, item).instrument(span.clone()))

@@ -204,7 +204,10 @@ impl Relay {
     }
 
     async fn publish_batch(&self) -> Result<usize, crate::KitError> {
-        let mut conn = self.db.conn().await?;
+        let mut conn = self
+            .db
+            .system("outbox relay: publishes every tenant's messages")
+            .await?;
         let js = &self.js;
         let batch = self.batch;
         conn.transaction::<_, crate::KitError, _>(async move |conn| {
@@ -252,7 +255,11 @@ impl Relay {
             #[diesel(sql_type = diesel::sql_types::Double)]
             oldest_age_seconds: f64,
         }
-        let Ok(mut conn) = self.db.conn().await else {
+        let Ok(mut conn) = self
+            .db
+            .system("outbox relay: depth of every tenant's rows")
+            .await
+        else {
             return;
         };
         let depth: Result<Depth, _> = diesel::sql_query(
@@ -269,7 +276,11 @@ impl Relay {
     /// Sent rows are kept for an hour (well past the duplicate window) for debugging; inbox rows
     /// are kept longer than any stream keeps a message that could be redelivered.
     async fn cleanup(&self) {
-        let Ok(mut conn) = self.db.conn().await else {
+        let Ok(mut conn) = self
+            .db
+            .system("outbox relay: cleans up every tenant's rows")
+            .await
+        else {
             return;
         };
         let _ =

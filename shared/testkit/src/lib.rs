@@ -21,6 +21,7 @@ mod nats;
 mod postgres;
 mod process;
 mod procs;
+pub mod rls;
 mod service;
 
 pub use database::{Postgres, Template, TestDb, postgres};

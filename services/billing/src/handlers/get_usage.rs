@@ -8,7 +8,10 @@ use herald_kit::db::Db;
 
 pub async fn handle(db: Db, ctx: RpcCtx, _request: GetUsageRequest) -> Result<UsageView, RpcError> {
     let tenant = ctx.tenant()?;
-    let mut conn = db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     let items = repo::usage_totals(&mut conn, tenant)
         .await
         .map_err(|error| {

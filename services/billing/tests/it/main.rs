@@ -2,6 +2,7 @@
 
 mod inbox;
 mod process;
+mod rls;
 
 use chrono::Utc;
 use diesel::prelude::*;

@@ -41,7 +41,7 @@ impl Handler<CollectMetrics> for CollectPostMetrics {
                 .filter(|round| *round >= 1)
                 .ok_or_else(|| HandlerError::terminal("round must be between 1 and 2^31-1"))?;
             let targets = {
-                let mut conn = self.db.conn().await?;
+                let mut conn = self.db.tenant(tenant).await?;
                 if inbox::is_processed(&mut conn, &delivery.consumer, &message.id).await? {
                     tracing::info!("already processed; acknowledged without effect");
                     return Ok(());
@@ -100,7 +100,7 @@ impl Handler<CollectMetrics> for CollectPostMetrics {
                 )));
             }
             let collected_at = Utc::now();
-            let mut conn = self.db.conn().await?;
+            let mut conn = self.db.tenant(tenant).await?;
             let consumer = &delivery.consumer;
             let message_id = &message.id;
             let samples_ref = &new_samples;

@@ -13,7 +13,10 @@ pub async fn handle(
     request: GetPostMetricsRequest,
 ) -> Result<PostMetrics, RpcError> {
     let tenant = ctx.tenant()?;
-    let mut conn = db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     let samples = samples::of_post(&mut conn, tenant, request.post_id)
         .await
         .map_err(|error| {

@@ -44,11 +44,11 @@ async fn a_published_post_gets_exactly_one_sample_per_round_from_the_platform() 
 
     insights.publish(&post, &post.id).await?;
     eventually("the first sample", || async {
-        let mut conn = insights.db.conn().await?;
+        let mut conn = insights.db.tenant(tenant).await?;
         Ok(samples::count(&mut conn, tenant, post_id).await? == 1)
     })
     .await?;
-    let mut conn = insights.db.conn().await?;
+    let mut conn = insights.db.tenant(tenant).await?;
     assert_eq!(tracked::count(&mut conn, tenant, post_id).await?, 1);
 
     let timeout = Duration::from_secs(5);
@@ -128,7 +128,7 @@ async fn a_post_whose_every_target_is_gone_is_dead_lettered_without_samples() ->
         .unwrap_or_default();
     assert!(reason.contains("can be read"), "{reason}");
 
-    let mut conn = insights.db.conn().await?;
+    let mut conn = insights.db.tenant(tenant).await?;
     assert_eq!(tracked::count(&mut conn, tenant, post_id).await?, 1);
     assert_eq!(samples::count(&mut conn, tenant, post_id).await?, 0);
     drop(conn);

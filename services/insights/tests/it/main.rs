@@ -6,4 +6,5 @@
 
 mod collect;
 mod process;
+mod rls;
 mod support;

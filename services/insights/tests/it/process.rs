@@ -81,7 +81,7 @@ async fn readiness_follows_nats_and_sigterm_exits_cleanly() {
 
 /// (samples, distinct (post, account, round) among them, tracked targets) of the tenant.
 async fn counts(db: &Db, tenant: TenantId) -> Result<(i64, i64, i64)> {
-    let mut conn = db.conn().await?;
+    let mut conn = db.tenant(tenant).await?;
     let samples: Vec<(uuid::Uuid, uuid::Uuid, i32)> = metric_samples::table
         .filter(metric_samples::tenant_id.eq(tenant.as_uuid()))
         .select((

@@ -21,7 +21,10 @@ pub async fn handle(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let mut conn = db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     let items = notifications::list(&mut conn, tenant, i64::from(limit))
         .await
         .map_err(|error| {

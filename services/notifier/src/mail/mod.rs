@@ -93,7 +93,12 @@ impl Mailer {
 
     /// One transaction: claim, reconcile-and-append, mark. Returns (claimed, sent).
     async fn deliver_batch(&self) -> Result<(usize, usize), MailError> {
-        let mut conn = self.db.conn().await?;
+        // Cross-tenant by nature: one worker delivers every tenant's queued emails, claiming
+        // them oldest first and addressing them by their own ids afterwards.
+        let mut conn = self
+            .db
+            .system("email delivery worker: delivers every tenant's queued emails")
+            .await?;
         let mailbox = self.mailbox.clone();
         let from = self.from.clone();
         let (claimed, outcome) = conn

@@ -15,7 +15,7 @@ async fn an_email_already_in_the_mailbox_is_marked_sent_without_a_second_copy() 
     let dir = tempfile::tempdir()?;
     let mailbox = dir.path().join("mailbox.mbox");
     let tenant = TenantId::new();
-    let mut conn = db.conn().await?;
+    let mut conn = db.tenant(tenant).await?;
     let notification = notifications::insert(
         &mut conn,
         tenant,

@@ -7,5 +7,6 @@
 mod delivery;
 mod post_published;
 mod process;
+mod rls;
 mod support;
 mod target_failed;

@@ -120,7 +120,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
         publish(&client, &registered).await?;
         // Every post must find its recipient, or it would rightly send no email.
         wait_for("the recipient", Duration::from_secs(30), || async {
-            let mut conn = db.conn().await.ok()?;
+            let mut conn = db.tenant(tenant).await.ok()?;
             let found = recipients::of_tenant(&mut conn, tenant).await.ok()?;
             (found.len() == 1).then_some(())
         })
@@ -131,7 +131,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
         Ok(())
     };
     let started = || async {
-        let mut conn = db.conn().await.ok()?;
+        let mut conn = db.tenant(tenant).await.ok()?;
         let made = notifications::count(&mut conn, tenant).await.ok()?;
         *seen_at_stop.lock().unwrap() = made;
         (made > 0).then_some(())
@@ -139,7 +139,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
     // Done once every post has its notification and every email is in the mailbox; the
     // exact counts are asserted below, so a duplicate fails with the numbers.
     let finished = || async {
-        let mut conn = db.conn().await.ok()?;
+        let mut conn = db.tenant(tenant).await.ok()?;
         let made = notifications::count(&mut conn, tenant).await.ok()?;
         let sent = deliveries::count(&mut conn, tenant, deliveries::SENT)
             .await
@@ -154,7 +154,7 @@ async fn sigterm_mid_work_loses_and_duplicates_nothing() {
     }
 
     let assert_exact = async || {
-        let mut conn = db.conn().await.unwrap();
+        let mut conn = db.tenant(tenant).await.unwrap();
         assert_eq!(
             notifications::count(&mut conn, tenant).await.unwrap(),
             POSTS as i64

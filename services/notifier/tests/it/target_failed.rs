@@ -41,7 +41,7 @@ async fn each_failed_target_notifies_once_and_asks_for_attention_when_unverifiab
     );
     notifier.publish(&registered, &registered.id).await?;
     eventually("the recipient", || async {
-        let mut conn = notifier.db.conn().await?;
+        let mut conn = notifier.db.tenant(tenant).await?;
         Ok(recipients::of_tenant(&mut conn, tenant).await?.len() == 1)
     })
     .await?;
@@ -55,12 +55,12 @@ async fn each_failed_target_notifies_once_and_asks_for_attention_when_unverifiab
         .publish(&attention, &format!("{}:again", attention.id))
         .await?;
     eventually("both emails sent", || async {
-        let mut conn = notifier.db.conn().await?;
+        let mut conn = notifier.db.tenant(tenant).await?;
         Ok(deliveries::count(&mut conn, tenant, deliveries::SENT).await? == 2)
     })
     .await?;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let mut conn = notifier.db.conn().await?;
+    let mut conn = notifier.db.tenant(tenant).await?;
     assert_eq!(notifications::count(&mut conn, tenant).await?, 2);
     let mailbox = notifier.mailbox_text();
     assert_eq!(message_id_lines(&mailbox).len(), 2, "{mailbox}");

@@ -6,8 +6,10 @@ use crate::State;
 use crate::adapters::{ConnectError, ConnectInput};
 use crate::domain::parse_instance_url;
 use crate::repo::accounts::{self, Account, NewAccount};
+use diesel_async::AsyncConnection;
 use herald_contracts::AccountId;
 use herald_contracts::messages::Platform;
+use herald_contracts::messages::audit::{Actor, AuditEvent, Outcome, actions};
 use herald_contracts::rpc::publisher::{
     AccountList, AccountView, ConnectAccountRequest, DisconnectAccountRequest, Disconnected,
     ListAccountsRequest,
@@ -73,25 +75,54 @@ pub async fn handle(
             RpcError::new(ErrorCode::Unavailable, "the platform could not be reached")
         }
     })?;
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
-    let account = accounts::upsert(
-        &mut conn,
-        &state.tokens,
-        tenant,
-        NewAccount {
-            platform: request.platform.as_str(),
-            instance_url: &base_url,
-            remote_account_id: &connected.remote_account_id,
-            handle: &connected.handle,
-            access_token: connected.tokens.access_token.expose(),
-            refresh_token: connected.tokens.refresh_token.as_ref().map(Secret::expose),
-            token_expires_at: connected.tokens.expires_at,
-        },
-    )
-    .await
-    .map_err(internal)?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
+    let new = NewAccount {
+        platform: request.platform.as_str(),
+        instance_url: &base_url,
+        remote_account_id: &connected.remote_account_id,
+        handle: &connected.handle,
+        access_token: connected.tokens.access_token.expose(),
+        refresh_token: connected.tokens.refresh_token.as_ref().map(Secret::expose),
+        token_expires_at: connected.tokens.expires_at,
+    };
+    // The account and its audit event commit together.
+    let account = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let account = accounts::upsert(conn, &state.tokens, tenant, new).await?;
+            let event = audit_event(&ctx, actions::ACCOUNT_CONNECTED, account.id)?;
+            herald_kit::audit::record(conn, tenant, event).await?;
+            Ok(account)
+        })
+        .await
+        .map_err(internal)?;
+    state.outbox.wake();
     tracing::info!(account.id = %account.id, platform = request.platform.as_str(), "account connected");
     Ok(view(account))
+}
+
+/// The audit event of connecting or disconnecting `account`, by the verified caller.
+fn audit_event(
+    ctx: &RpcCtx,
+    action: &str,
+    account: uuid::Uuid,
+) -> Result<AuditEvent, diesel::result::Error> {
+    let identity = ctx
+        .identity
+        .as_ref()
+        .ok_or_else(|| diesel::result::Error::QueryBuilderError("no identity to audit".into()))?;
+    Ok(AuditEvent::new(
+        action,
+        Actor::User {
+            id: identity.user_id,
+        },
+        Outcome::Success,
+        &ctx.request_id,
+    )
+    .target("account", account))
 }
 
 fn view(account: Account) -> AccountView {
@@ -110,7 +141,11 @@ pub async fn list(
     _request: ListAccountsRequest,
 ) -> Result<AccountList, RpcError> {
     let tenant = ctx.tenant()?;
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     let accounts = accounts::list(&mut conn, tenant).await.map_err(internal)?;
     Ok(AccountList {
         accounts: accounts.into_iter().map(view).collect(),
@@ -123,13 +158,28 @@ pub async fn disconnect(
     request: DisconnectAccountRequest,
 ) -> Result<Disconnected, RpcError> {
     let tenant = ctx.tenant()?;
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
-    if !accounts::disconnect(&mut conn, tenant, request.account_id)
+    let mut conn = state
+        .db
+        .tenant(tenant)
         .await
-        .map_err(internal)?
-    {
+        .map_err(|_| RpcError::unavailable())?;
+    // The disconnection and its audit event commit together.
+    let found = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let found = accounts::disconnect(conn, tenant, request.account_id).await?;
+            if found {
+                let account = request.account_id.as_uuid();
+                let event = audit_event(&ctx, actions::ACCOUNT_DISCONNECTED, account)?;
+                herald_kit::audit::record(conn, tenant, event).await?;
+            }
+            Ok(found)
+        })
+        .await
+        .map_err(internal)?;
+    if !found {
         return Err(RpcError::not_found("account not found"));
     }
+    state.outbox.wake();
     let open_targets = accounts::open_targets(&mut conn, tenant, request.account_id)
         .await
         .map_err(internal)?;

@@ -74,7 +74,11 @@ pub async fn handle(
     let out = due_at
         .map(|at| schedule_messages(&ctx, tenant, post_id, 1, at, targets.clone()))
         .unwrap_or_default();
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     conn.transaction::<_, TxError, _>(async |conn| {
         let found = accounts::find_many(conn, tenant, &targets).await?;
         if found.len() != targets.len() {

@@ -23,7 +23,11 @@ pub async fn handle(
     request: GetPostRequest,
 ) -> Result<PostView, RpcError> {
     let tenant = ctx.tenant()?;
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     load_view(&mut conn, tenant, request.post_id).await
 }
 
@@ -39,7 +43,11 @@ pub async fn list(
             "limit: must be between 1 and {MAX_PAGE}"
         )));
     }
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     let mut found = posts::list_posts(
         &mut conn,
         tenant,

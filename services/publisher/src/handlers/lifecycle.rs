@@ -70,7 +70,11 @@ pub async fn update(
         }
         None => None,
     };
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     conn.transaction::<_, TxError, _>(async |conn| {
         let post = locked_editable(conn, tenant, request.post_id, "edited").await?;
         let platforms: Vec<Platform> = match &targets {
@@ -117,7 +121,11 @@ pub async fn reschedule(
     let tenant = ctx.tenant()?;
     let due_at = parse_schedule(request.scheduled_at, Utc::now()).map_err(RpcError::invalid)?;
     let post_id = request.post_id;
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     conn.transaction::<_, TxError, _>(async |conn| {
         locked_editable(conn, tenant, post_id, "rescheduled").await?;
         let generation = posts::reschedule(conn, tenant, post_id, due_at).await?;
@@ -145,7 +153,11 @@ pub async fn cancel(
 ) -> Result<PostView, RpcError> {
     let tenant = ctx.tenant()?;
     let post_id = request.post_id;
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     conn.transaction::<_, TxError, _>(async |conn| {
         let post = posts::lock_post(conn, tenant, post_id)
             .await?

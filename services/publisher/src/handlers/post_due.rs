@@ -156,6 +156,10 @@ impl Work for ClaimWork {
     type Output = Claim;
     type Error = HandlerError;
 
+    fn tenant(&self, item: &ClaimItem) -> TenantId {
+        item.message.tenant_id
+    }
+
     fn run<'a>(
         &'a self,
         conn: &'a mut AsyncPgConnection,
@@ -409,7 +413,7 @@ async fn run_attempt(
             PublishOutcome::Checkpoint { reference } => {
                 state.breakers.success(platform);
                 // Saved before the next step, so a crash between the steps is recognised.
-                let saved = match state.db.conn().await {
+                let saved = match state.db.tenant(tenant).await {
                     Ok(mut conn) => posts::save_checkpoint(
                         &mut conn, tenant, post_id, account, attempts, &reference,
                     )
@@ -516,7 +520,11 @@ async fn fresh_token(
         error,
         not_before: later(state.backoff.delay(target.attempts), None),
     };
-    let mut conn = state.db.conn().await.map_err(|e| retry(e.to_string()))?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|e| retry(e.to_string()))?;
     let refreshed = conn
         .transaction::<_, RefreshFailure, _>(async |conn| {
             let Some(current) = accounts::lock(conn, &state.tokens, tenant, account).await? else {
@@ -629,6 +637,10 @@ impl Work for RecordWork {
     /// Whether outbox rows were written.
     type Output = bool;
     type Error = HandlerError;
+
+    fn tenant(&self, item: &RecordItem) -> TenantId {
+        item.message.tenant_id
+    }
 
     fn run<'a>(
         &'a self,

@@ -327,7 +327,7 @@ async fn reseal_claimed(
         .map(|stored| keys.reseal(id, TokenColumn::Refresh, stored))
         .transpose()
         .map_err(other)?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.tenant(tenant).await?;
     Ok(diesel::update(accounts::table)
         .filter(accounts::tenant_id.eq(tenant.as_uuid()))
         .filter(accounts::id.eq(id))
@@ -343,6 +343,7 @@ async fn reseal_claimed(
 
 /// How many connected accounts' tokens each key id seals (`""`: stored in the clear before
 /// tokens were sealed), across tenants: the start-up report that tells when an old key may go.
+/// Needs a system-scoped connection (a tenant's sees only its own accounts).
 pub async fn token_key_usage(conn: &mut AsyncPgConnection) -> QueryResult<Vec<KeyUsage>> {
     diesel::sql_query(
         "SELECT CASE WHEN access_token LIKE 'v1:%' THEN split_part(access_token, ':', 2) \

@@ -10,6 +10,7 @@ mod dead_letters;
 mod lifecycle;
 mod media;
 mod publish;
+mod rls;
 mod token_encryption;
 
 use herald_contracts::PostId;

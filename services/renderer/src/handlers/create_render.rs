@@ -32,7 +32,11 @@ pub async fn handle(
             design: request.design.clone(),
         },
     );
-    let mut conn = state.db.conn().await.map_err(|_| RpcError::unavailable())?;
+    let mut conn = state
+        .db
+        .tenant(tenant)
+        .await
+        .map_err(|_| RpcError::unavailable())?;
     let created = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let created = repo::insert(

@@ -46,7 +46,7 @@ async fn render_requested(
 ) -> Result<(), HandlerError> {
     let tenant = message.tenant_id;
     let render_id = message.data.render_id;
-    let mut conn = state.db.conn().await?;
+    let mut conn = state.db.tenant(tenant).await?;
     let Some(job) = repo::find(&mut conn, tenant, render_id).await? else {
         tracing::warn!(render.id = %render_id, "render job does not exist");
         return Ok(());
@@ -56,7 +56,7 @@ async fn render_requested(
     }
     drop(conn);
     let produced = produce(&state, &message.data, &job.design_hash).await?;
-    let mut conn = state.db.conn().await?;
+    let mut conn = state.db.tenant(tenant).await?;
     let wrote = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| match &produced {
             Produced::Image {

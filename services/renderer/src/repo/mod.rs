@@ -84,7 +84,8 @@ pub async fn find(
 }
 
 /// Where the completed render with this content hash is stored, whichever tenant made it
-/// (content-addressed: the same bytes are the same object).
+/// (content-addressed: the same bytes are the same object). Needs a system-scoped connection:
+/// under a tenant's scope only that tenant's renders are found.
 pub async fn object_by_hash(
     conn: &mut AsyncPgConnection,
     content_hash: &str,

@@ -1,5 +1,7 @@
 //! renderer's integration tests against a real nats-server and Postgres.
 
+mod rls;
+
 use base64::Engine;
 use herald_contracts::TenantId;
 use herald_contracts::design::Design;

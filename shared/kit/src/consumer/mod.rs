@@ -71,6 +71,11 @@ impl<M: Message> Work for TxWork<M> {
     type Output = Option<usize>;
     type Error = HandlerError;
 
+    /// The handler acts for the message's tenant: its envelope says whose event it is.
+    fn tenant(&self, item: &Self::Item) -> herald_contracts::TenantId {
+        item.0.tenant_id
+    }
+
     fn run<'a>(
         &'a self,
         conn: &'a mut diesel_async::AsyncPgConnection,

@@ -1,0 +1,3 @@
+-- Row-level security on every tenant-owned table (docs/adr/0008-row-level-security.md).
+SELECT kit_enable_tenant_isolation('tracked_posts');
+SELECT kit_enable_tenant_isolation('metric_samples');

@@ -1,0 +1,4 @@
+-- Row-level security on every tenant-owned table (docs/adr/0008-row-level-security.md).
+SELECT kit_enable_tenant_isolation('recipients');
+SELECT kit_enable_tenant_isolation('notifications');
+SELECT kit_enable_tenant_isolation('email_deliveries');

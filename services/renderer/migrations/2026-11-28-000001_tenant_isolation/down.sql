@@ -1,0 +1,1 @@
+SELECT kit_disable_tenant_isolation('renders');
