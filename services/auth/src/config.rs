@@ -8,9 +8,17 @@
 //! | `HERALD_AUTH_ARGON2_ITERATIONS` | 2 | Argon2id time cost |
 //! | `HERALD_AUTH_ARGON2_PARALLELISM` | 1 | Argon2id lanes |
 //! | `HERALD_AUTH_HASH_CONCURRENCY` | CPU count | password hashes computed at once |
+//! | `HERALD_AUTH_LOGIN_MAX_FAILURES` | 5 | failed logins per account (email) within the window before it locks |
+//! | `HERALD_AUTH_LOGIN_IP_MAX_FAILURES` | 20 | failed logins per client IP (IPv6: per /64) within the window |
+//! | `HERALD_AUTH_LOGIN_WINDOW_SECS` | 900 | the window failures are counted in |
+//! | `HERALD_AUTH_LOGIN_LOCK_SECS` | 300 | the first lock; each lockout in a row doubles it |
+//! | `HERALD_AUTH_LOGIN_LOCK_MAX_SECS` | 3600 | the longest lock |
 
 use crate::keys::MasterKey;
+use crate::throttle::Limit;
+use crate::throttle::login::LoginPolicy;
 use herald_kit::{ConfigError, Env};
+use std::time::Duration;
 
 pub const MASTER_KEY: &str = "MASTER_KEY";
 
@@ -19,6 +27,7 @@ pub struct AuthConfig {
     pub master_key: MasterKey,
     pub argon2: argon2::Params,
     pub hash_concurrency: usize,
+    pub login: LoginPolicy,
 }
 
 impl AuthConfig {
@@ -46,8 +55,44 @@ impl AuthConfig {
             master_key,
             argon2,
             hash_concurrency,
+            login: login_policy(env)?,
         })
     }
+}
+
+/// `HERALD_AUTH_LOGIN_*`: the login throttle. Account and IP share the window and the locks.
+fn login_policy(env: &Env) -> Result<LoginPolicy, ConfigError> {
+    let positive = |var: &str, default: u64| -> Result<u64, ConfigError> {
+        let value: u64 = env.optional(var, default)?;
+        if value == 0 {
+            return Err(ConfigError {
+                var: format!("HERALD_AUTH_{var}"),
+                problem: "must be at least 1".into(),
+            });
+        }
+        Ok(value)
+    };
+    let account_failures = positive("LOGIN_MAX_FAILURES", 5)?;
+    let ip_failures = positive("LOGIN_IP_MAX_FAILURES", 20)?;
+    let window = Duration::from_secs(positive("LOGIN_WINDOW_SECS", 900)?);
+    let lock = Duration::from_secs(positive("LOGIN_LOCK_SECS", 300)?);
+    let lock_max = Duration::from_secs(positive("LOGIN_LOCK_MAX_SECS", 3600)?);
+    if lock_max < lock {
+        return Err(ConfigError {
+            var: "HERALD_AUTH_LOGIN_LOCK_MAX_SECS".into(),
+            problem: "must be at least HERALD_AUTH_LOGIN_LOCK_SECS".into(),
+        });
+    }
+    let limit = |max_failures: u64| Limit {
+        max_failures: u32::try_from(max_failures).unwrap_or(u32::MAX),
+        window,
+        lock,
+        lock_max,
+    };
+    Ok(LoginPolicy {
+        account: limit(account_failures),
+        ip: limit(ip_failures),
+    })
 }
 
 /// Checks each Argon2id setting on its own so the error names the variable at fault.
@@ -138,6 +183,37 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(error.var, "HERALD_AUTH_HASH_CONCURRENCY");
+    }
+
+    #[test]
+    fn reads_the_login_throttle() {
+        let config = AuthConfig::from_env(&env(&[("HERALD_AUTH_MASTER_KEY", KEY)])).unwrap();
+        assert_eq!(config.login.account.max_failures, 5);
+        assert_eq!(config.login.ip.max_failures, 20);
+        assert_eq!(config.login.account.window.as_secs(), 900);
+        let config = AuthConfig::from_env(&env(&[
+            ("HERALD_AUTH_MASTER_KEY", KEY),
+            ("HERALD_AUTH_LOGIN_MAX_FAILURES", "3"),
+            ("HERALD_AUTH_LOGIN_LOCK_SECS", "2"),
+            ("HERALD_AUTH_LOGIN_LOCK_MAX_SECS", "8"),
+        ]))
+        .unwrap();
+        assert_eq!(config.login.account.max_failures, 3);
+        assert_eq!(config.login.ip.lock.as_secs(), 2);
+        assert_eq!(config.login.ip.lock_max.as_secs(), 8);
+        let error = AuthConfig::from_env(&env(&[
+            ("HERALD_AUTH_MASTER_KEY", KEY),
+            ("HERALD_AUTH_LOGIN_LOCK_SECS", "60"),
+            ("HERALD_AUTH_LOGIN_LOCK_MAX_SECS", "30"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.var, "HERALD_AUTH_LOGIN_LOCK_MAX_SECS");
+        let error = AuthConfig::from_env(&env(&[
+            ("HERALD_AUTH_MASTER_KEY", KEY),
+            ("HERALD_AUTH_LOGIN_MAX_FAILURES", "0"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.var, "HERALD_AUTH_LOGIN_MAX_FAILURES");
     }
 
     #[test]

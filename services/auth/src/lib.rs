@@ -6,21 +6,25 @@
 //! signing key is loaded (or created once, under an advisory lock), the public keys are
 //! published, and the endpoints are served.
 
+pub mod audit;
 pub mod config;
 pub mod domain;
 pub mod handlers;
 pub mod keys;
 pub mod passwords;
 pub mod repo;
+pub mod revocations;
+pub mod throttle;
 pub mod tokens;
 
 use config::AuthConfig;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use handlers::Auth;
 use herald_contracts::rpc::auth::{Login, Register};
-use herald_contracts::streams::IDENTITY;
+use herald_contracts::streams::{AUDIT, IDENTITY};
 use herald_kit::{App, Env, KitError, ServiceInfo};
 use passwords::Passwords;
+use revocations::Revocations;
 use std::sync::Arc;
 use tokens::TokenIssuer;
 
@@ -32,7 +36,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: SERVICE,
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[IDENTITY],
+        streams: &[IDENTITY, AUDIT],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }
@@ -47,19 +51,91 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let passwords = Passwords::new(config.argon2, config.hash_concurrency)
         .await
         .map_err(|error| KitError::Other(error.to_string()))?;
+    let tokens = Arc::new(TokenIssuer::new(key));
+    let revocations = Revocations::open(&app.js, app.config.stream_replicas).await?;
+    revocations.republish(&db).await?;
+    let ring = keys::KeyRing {
+        db: db.clone(),
+        js: app.js.clone(),
+        master: config.master_key.clone(),
+        replicas: app.config.stream_replicas,
+        tokens: tokens.clone(),
+    };
+    app.spawn(ring.clone().follow(app.intake_token()));
     let auth = Auth {
         db,
         outbox: app.outbox.clone(),
         passwords: Arc::new(passwords),
-        tokens: Arc::new(TokenIssuer::new(key)),
+        tokens,
+        revocations: Arc::new(revocations),
+        login: config.login,
     };
     let state = auth.clone();
     app.serve::<Register>(move |ctx, request| {
         handlers::register::handle(state.clone(), ctx, request)
     })
     .await?;
-    let state = auth;
+    let state = auth.clone();
     app.serve::<Login>(move |ctx, request| handlers::login::handle(state.clone(), ctx, request))
         .await?;
+    serve_sessions(&mut app, &auth, ring).await?;
+    serve_audit(&mut app, &auth).await?;
     Ok(app)
+}
+
+/// Sessions (refresh, logout, password, members) and key rotation.
+async fn serve_sessions(app: &mut App, auth: &Auth, ring: keys::KeyRing) -> Result<(), KitError> {
+    use herald_contracts::rpc::auth::{
+        ChangePassword, ListMembers, Logout, LogoutAll, Refresh, RemoveMember, RotateKeys,
+    };
+    let state = auth.clone();
+    app.serve::<Refresh>(move |ctx, request| {
+        handlers::refresh::handle(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<Logout>(move |ctx, request| handlers::logout::handle(state.clone(), ctx, request))
+        .await?;
+    let state = auth.clone();
+    app.serve::<LogoutAll>(move |ctx, request| {
+        handlers::logout::handle_all(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<ChangePassword>(move |ctx, request| {
+        handlers::password::handle(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<RemoveMember>(move |ctx, request| {
+        handlers::members::remove(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<ListMembers>(move |ctx, request| {
+        handlers::members::list(state.clone(), ctx, request)
+    })
+    .await?;
+    app.serve::<RotateKeys>(move |ctx, request| keys::rotation::handle(ring.clone(), ctx, request))
+        .await?;
+    Ok(())
+}
+
+/// The audit log: the `AUDIT` stream stored, `rpc.auth.audit.list`, and the throttle's sweep.
+async fn serve_audit(app: &mut App, auth: &Auth) -> Result<(), KitError> {
+    use herald_contracts::messages::audit::AUDIT_FILTER;
+    use herald_contracts::rpc::audit::ListAudit;
+    app.consume_tx(
+        herald_kit::ConsumerSpec::new(AUDIT, audit::CONSUMER, AUDIT_FILTER),
+        audit::StoreAuditEvent,
+    )
+    .await?;
+    let state = auth.clone();
+    app.serve::<ListAudit>(move |ctx, request| {
+        handlers::audit::list(state.clone(), ctx, request)
+    })
+    .await?;
+    let idle = auth.login.account.window + auth.login.account.lock_max;
+    app.spawn(throttle::sweep_loop(auth.db.clone(), idle, app.intake_token()));
+    Ok(())
 }

@@ -1,4 +1,5 @@
 //! Access tokens (EdDSA JWTs, 15 minutes) and refresh tokens (opaque, 30 days, stored hashed).
+//! The signing key can be swapped while the service runs (key rotation).
 
 use crate::keys::ActiveKey;
 use base64::Engine;
@@ -12,6 +13,7 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 pub const REFRESH_TOKEN_TTL: chrono::TimeDelta = chrono::TimeDelta::days(30);
@@ -20,16 +22,35 @@ pub const TOKEN_TYPE: &str = "Bearer";
 /// Signs access tokens with the active key; the header's `kid` names it in `auth-keys`.
 #[derive(Debug)]
 pub struct TokenIssuer {
-    key: ActiveKey,
+    key: RwLock<Arc<ActiveKey>>,
 }
 
 impl TokenIssuer {
     pub fn new(key: ActiveKey) -> Self {
-        Self { key }
+        Self {
+            key: RwLock::new(Arc::new(key)),
+        }
     }
 
-    pub fn kid(&self) -> &str {
-        &self.key.kid
+    fn active(&self) -> Arc<ActiveKey> {
+        self.key
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn kid(&self) -> String {
+        self.active().kid.clone()
+    }
+
+    /// Signs with `key` from now on; false if it was already the active key.
+    pub fn replace(&self, key: ActiveKey) -> bool {
+        let mut active = self.key.write().unwrap_or_else(PoisonError::into_inner);
+        if active.kid == key.kid {
+            return false;
+        }
+        *active = Arc::new(key);
+        true
     }
 
     pub fn claims(user: UserId, tenant: TenantId, role: Role, now: DateTime<Utc>) -> AccessClaims {
@@ -44,13 +65,29 @@ impl TokenIssuer {
             nbf: iat,
             exp: iat + ACCESS_TOKEN_TTL_SECS as i64,
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: None,
+        }
+    }
+
+    /// Claims of a token in session `session` (the refresh family it was issued in).
+    pub fn session_claims(
+        user: UserId,
+        tenant: TenantId,
+        role: Role,
+        session: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> AccessClaims {
+        AccessClaims {
+            sid: Some(session.to_string()),
+            ..Self::claims(user, tenant, role, now)
         }
     }
 
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
+        let key = self.active();
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.key.encoding_key)
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding_key)
     }
 }
 

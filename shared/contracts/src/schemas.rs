@@ -46,6 +46,7 @@ fn request_reply<R: Rpc>() -> [SchemaFile; 2] {
 pub fn all() -> Vec<SchemaFile> {
     let mut files = vec![
         message::<UserRegistered>(),
+        message::<crate::messages::AuditEvent>(),
         message::<CollectMetrics>(),
         message::<PostDue>(),
         message::<PostPublished>(),
@@ -61,6 +62,14 @@ pub fn all() -> Vec<SchemaFile> {
     ];
     files.extend(request_reply::<rpc::auth::Register>());
     files.extend(request_reply::<rpc::auth::Login>());
+    files.extend(request_reply::<rpc::audit::ListAudit>());
+    files.extend(request_reply::<rpc::auth::Refresh>());
+    files.extend(request_reply::<rpc::auth::Logout>());
+    files.extend(request_reply::<rpc::auth::LogoutAll>());
+    files.extend(request_reply::<rpc::auth::ChangePassword>());
+    files.extend(request_reply::<rpc::auth::RemoveMember>());
+    files.extend(request_reply::<rpc::auth::ListMembers>());
+    files.extend(request_reply::<rpc::auth::RotateKeys>());
     files.extend(request_reply::<rpc::publisher::ConnectAccount>());
     files.extend(request_reply::<rpc::publisher::CreatePost>());
     files.extend(request_reply::<rpc::publisher::GetPost>());

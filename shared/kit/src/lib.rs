@@ -4,6 +4,7 @@
 //! migrations, trace context and graceful shutdown.
 
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod consumer;
 pub mod db;
@@ -17,6 +18,7 @@ pub mod ops;
 pub mod outbox;
 pub mod rpc;
 pub mod telemetry;
+pub mod tenancy;
 pub mod trace;
 
 pub use app::{App, ServiceInfo, main};

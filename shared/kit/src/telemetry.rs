@@ -108,6 +108,12 @@ static INSTALLED: OnceLock<()> = OnceLock::new();
 pub fn init(service: &'static str, version: &'static str, filter: &str) {
     INSTALLED.get_or_init(|| {
         let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+        // async-nats logs whole protocol frames (message payloads, CONNECT credentials) at
+        // trace; no operator filter may raise it that far, so secrets never reach the log.
+        let filter = match "async_nats=debug".parse() {
+            Ok(cap) => filter.add_directive(cap),
+            Err(_) => filter,
+        };
         let _ = tracing_subscriber::registry()
             .with(JsonLayer { service, version }.with_filter(filter))
             .try_init();

@@ -3,10 +3,15 @@
 //! Every failure is the same `Unauthenticated` "invalid email or password", and an unknown
 //! email costs one Argon2id verification like a known one, so neither the answer nor its
 //! timing tells whether an email is registered.
+//!
+//! Attempts are throttled per account and per client IP before the password is verified
+//! (`crate::throttle::login`): a locked login is `rate_limited` with `retry_after_secs`, and
+//! logins, failures and lockouts of registered users are audit events of their tenant.
 
 use super::{Auth, internal, unavailable};
 use crate::domain::{Email, password};
 use crate::repo::{identity, tokens};
+use crate::throttle::login::LoginAttempt;
 use crate::tokens::{
     ACCESS_TOKEN_TTL_SECS, REFRESH_TOKEN_TTL, RefreshToken, TOKEN_TYPE, TokenIssuer,
 };
@@ -23,7 +28,7 @@ fn invalid_credentials() -> RpcError {
 
 pub async fn handle(
     auth: Auth,
-    _ctx: RpcCtx,
+    ctx: RpcCtx,
     request: LoginRequest,
 ) -> Result<TokenResponse, RpcError> {
     // An email that does not parse cannot be registered: it takes the unknown-user path.
@@ -36,6 +41,15 @@ pub async fn handle(
         }
         Err(_) => None,
     };
+    // Throttled before the password is verified: a locked account or IP costs no hash.
+    let attempt = LoginAttempt::new(
+        &auth.login,
+        &request.email,
+        request.client_ip.as_deref(),
+        &ctx.request_id,
+        stored.as_ref().map(|(user, _)| *user),
+    )?;
+    attempt.admit(&auth.db, &auth.outbox).await?;
     // Registration refuses longer passwords, so a longer one cannot match; verifying an empty
     // one instead keeps the cost the same.
     let too_long = request.password.chars().count() > password::MAX_CHARS;
@@ -53,10 +67,16 @@ pub async fn handle(
         Some((user, _)) if matched && !too_long => user,
         Some((user, _)) => {
             tracing::info!(user.id = %user, "login refused: wrong password");
+            attempt
+                .failed(&auth.db, &auth.outbox, "wrong password")
+                .await?;
             return Err(invalid_credentials());
         }
         None => {
             tracing::info!("login refused: unknown email");
+            attempt
+                .failed(&auth.db, &auth.outbox, "unknown email")
+                .await?;
             return Err(invalid_credentials());
         }
     };
@@ -67,13 +87,18 @@ pub async fn handle(
         .map_err(|e| internal("finding the membership", e))?
     else {
         tracing::warn!(user.id = %user, "login refused: user has no membership");
+        attempt
+            .failed(&auth.db, &auth.outbox, "no membership")
+            .await?;
         return Err(RpcError::new(
             ErrorCode::Forbidden,
             "this account is not a member of any tenant",
         ));
     };
     let now = Utc::now();
-    let claims = TokenIssuer::claims(user, tenant, role, now);
+    // The session id (`sid`) is the refresh family: ending the family ends its access tokens.
+    let family = uuid::Uuid::now_v7();
+    let claims = TokenIssuer::session_claims(user, tenant, role, family, now);
     let access_token = auth
         .tokens
         .sign(&claims)
@@ -84,7 +109,7 @@ pub async fn handle(
         tenant,
         tokens::NewRefreshToken {
             user,
-            family: uuid::Uuid::now_v7(),
+            family,
             token_hash: &refresh.hash,
             expires_at: now + REFRESH_TOKEN_TTL,
         },
@@ -92,6 +117,9 @@ pub async fn handle(
     .await
     .map_err(|e| internal("storing the refresh token", e))?;
     tracing::info!(user.id = %user, tenant.id = %tenant, token.jti = %claims.jti, "logged in");
+    attempt
+        .succeeded(&auth.db, &auth.outbox, tenant, user)
+        .await?;
     Ok(TokenResponse {
         access_token,
         token_type: TOKEN_TYPE.to_owned(),

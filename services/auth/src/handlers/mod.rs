@@ -1,9 +1,15 @@
 //! One module per request; `Auth` is what every handler shares.
 
+pub mod audit;
 pub mod login;
+pub mod logout;
+pub mod members;
+pub mod password;
+pub mod refresh;
 pub mod register;
 
 use crate::passwords::Passwords;
+use crate::revocations::Revocations;
 use crate::tokens::TokenIssuer;
 use herald_contracts::rpc::{ErrorCode, RpcError};
 use herald_kit::db::Db;
@@ -17,6 +23,10 @@ pub struct Auth {
     pub outbox: OutboxWaker,
     pub passwords: Arc<Passwords>,
     pub tokens: Arc<TokenIssuer>,
+    /// The `auth-revocations` bucket every gateway watches.
+    pub revocations: Arc<Revocations>,
+    /// Login throttling and lockout (`HERALD_AUTH_LOGIN_*`).
+    pub login: crate::throttle::login::LoginPolicy,
 }
 
 /// An internal failure: the kit logs `context: cause` once and the caller sees only

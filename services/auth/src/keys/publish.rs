@@ -1,6 +1,7 @@
 //! Publishes the public keys to the `auth-keys` KV bucket (JSON `PublicKey` per kid). Runs at
-//! every start and is idempotent: an unchanged key is left alone, and retired keys are
-//! withdrawn so gateways stop trusting them.
+//! every start and on every rotation, and is idempotent: an unchanged key is left alone, a
+//! retired key stays until the tokens it signed have expired, then it is withdrawn so
+//! gateways stop trusting it.
 
 use crate::repo::keys as signing_keys;
 use herald_contracts::rpc::auth::{KEYS_BUCKET, PublicKey};
@@ -12,7 +13,10 @@ pub const ALGORITHM: &str = "EdDSA";
 
 /// Gets the bucket, creating it (history 1) if nobody has yet; a replica or gateway that
 /// creates it at the same moment is fine, the second look-up finds theirs.
-async fn keys_bucket(js: &jetstream::Context, replicas: usize) -> Result<kv::Store, KitError> {
+pub(super) async fn keys_bucket(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> Result<kv::Store, KitError> {
     if let Ok(store) = js.get_key_value(KEYS_BUCKET).await {
         return Ok(store);
     }
@@ -35,7 +39,13 @@ async fn keys_bucket(js: &jetstream::Context, replicas: usize) -> Result<kv::Sto
     }
 }
 
-/// Puts every non-retired public key and deletes retired ones; returns the published kids.
+/// How long a retired key stays published: every token it signed has expired by then (the
+/// access-token lifetime, plus a minute for the gateways' clock leeway).
+pub const RETIRED_KEY_GRACE: chrono::TimeDelta =
+    chrono::TimeDelta::seconds(crate::tokens::ACCESS_TOKEN_TTL_SECS as i64 + 60);
+
+/// Puts every public key still needed for verification (active, or retired within
+/// `RETIRED_KEY_GRACE`) and deletes the others; returns the published kids.
 pub async fn publish_public_keys(
     js: &jetstream::Context,
     db: &Db,
@@ -48,7 +58,8 @@ pub async fn publish_public_keys(
     };
     let mut published = Vec::new();
     for key in keys {
-        if key.retired_at.is_some() {
+        let withdraw_before = chrono::Utc::now() - RETIRED_KEY_GRACE;
+        if key.retired_at.is_some_and(|at| at < withdraw_before) {
             if store.get(&key.kid).await.ok().flatten().is_some() {
                 store.delete(&key.kid).await.map_err(|error| {
                     KitError::Nats(format!("withdrawing key {}: {error}", key.kid))

@@ -66,6 +66,42 @@ pub async fn ensure_signing_key(db: &Db, master: &MasterKey) -> Result<ActiveKey
     Ok(active)
 }
 
+/// The key this replica should sign with now: the newest one not retired. `None` only if
+/// there is none (a fresh database before `ensure_signing_key`).
+pub async fn load_active_key(db: &Db, master: &MasterKey) -> Result<Option<ActiveKey>, KitError> {
+    let stored = {
+        let mut conn = db.conn().await?;
+        signing_keys::newest_active(&mut conn).await?
+    };
+    stored.map(|stored| unseal(&stored, master)).transpose()
+}
+
+/// Key rotation: creates a new key, sealed like the first, and retires every other one in
+/// the same transaction (under the creation lock). Returns the new key and the retired kids.
+pub async fn rotate_signing_key(
+    db: &Db,
+    master: &MasterKey,
+) -> Result<(ActiveKey, Vec<String>), KitError> {
+    let mut conn = db.conn().await?;
+    let (stored, retired) = conn
+        .transaction::<_, KitError, _>(async |conn| {
+            signing_keys::lock_for_key_creation(conn).await?;
+            let key = SigningKey::generate(&mut OsRng);
+            let x = public_x(&key);
+            let kid = thumbprint(&x);
+            let sealed = master
+                .seal(kid.as_bytes(), &key.to_bytes())
+                .map_err(|error| KitError::Other(format!("signing key {kid}: {error}")))?;
+            let stored = signing_keys::insert(conn, &kid, &sealed, &x).await?;
+            let retired = signing_keys::retire_all_except(conn, &kid, chrono::Utc::now()).await?;
+            Ok((stored, retired))
+        })
+        .await?;
+    let active = unseal(&stored, master)?;
+    tracing::info!(key.kid = %active.kid, key.retired = ?retired, "signing key rotated");
+    Ok((active, retired))
+}
+
 /// Opens a stored key and checks it against its public half. A key that does not open means
 /// the master key is not the one it was sealed with: a configuration error, exit code 2.
 fn unseal(stored: &StoredKey, master: &MasterKey) -> Result<ActiveKey, KitError> {

@@ -113,3 +113,106 @@ pub async fn login_membership(
     })
     .transpose()
 }
+
+fn parse_role(role: &str) -> Result<Role, Error> {
+    Role::parse(role)
+        .ok_or_else(|| Error::DeserializationError(format!("unknown role {role:?}").into()))
+}
+
+/// The user's role in `tenant`, if they are a member.
+pub async fn membership_role(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    user: UserId,
+) -> QueryResult<Option<Role>> {
+    let role: Option<String> = memberships::table
+        .filter(memberships::tenant_id.eq(tenant.as_uuid()))
+        .filter(memberships::user_id.eq(user.as_uuid()))
+        .select(memberships::role)
+        .first(conn)
+        .await
+        .optional()?;
+    role.as_deref().map(parse_role).transpose()
+}
+
+/// Like `membership_role`, holding the row until the transaction ends.
+pub async fn lock_membership(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    user: UserId,
+) -> QueryResult<Option<Role>> {
+    let role: Option<String> = memberships::table
+        .filter(memberships::tenant_id.eq(tenant.as_uuid()))
+        .filter(memberships::user_id.eq(user.as_uuid()))
+        .select(memberships::role)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    role.as_deref().map(parse_role).transpose()
+}
+
+pub async fn delete_membership(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    user: UserId,
+) -> QueryResult<usize> {
+    diesel::delete(
+        memberships::table
+            .filter(memberships::tenant_id.eq(tenant.as_uuid()))
+            .filter(memberships::user_id.eq(user.as_uuid())),
+    )
+    .execute(conn)
+    .await
+}
+
+/// A member as listed to the tenant: user, email, role, joined.
+pub type MemberRow = (UserId, String, Role, chrono::DateTime<chrono::Utc>);
+
+/// The tenant's members, in the order they joined.
+pub async fn members(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+) -> QueryResult<Vec<MemberRow>> {
+    let rows: Vec<(uuid::Uuid, String, String, chrono::DateTime<chrono::Utc>)> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::tenant_id.eq(tenant.as_uuid()))
+        .select((
+            users::id,
+            users::email,
+            memberships::role,
+            memberships::created_at,
+        ))
+        .order((memberships::created_at, users::id))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(user, email, role, joined)| {
+            Ok((UserId::from_uuid(user), email, parse_role(&role)?, joined))
+        })
+        .collect()
+}
+
+/// The user's password hash, if the user exists.
+pub async fn password_hash(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+) -> QueryResult<Option<String>> {
+    users::table
+        .filter(users::id.eq(user.as_uuid()))
+        .select(users::password_hash)
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn update_password(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    password_hash: &str,
+) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::id.eq(user.as_uuid())))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)
+        .await
+}

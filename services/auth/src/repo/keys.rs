@@ -68,3 +68,21 @@ pub async fn insert(
         .get_result(conn)
         .await
 }
+
+/// Retires every key but `kid` (rotation): they stop signing now and stay published until
+/// the tokens they signed have expired.
+pub async fn retire_all_except(
+    conn: &mut AsyncPgConnection,
+    kid: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<String>> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::retired_at.is_null())
+            .filter(signing_keys::kid.ne(kid)),
+    )
+    .set(signing_keys::retired_at.eq(now))
+    .returning(signing_keys::kid)
+    .get_results(conn)
+    .await
+}

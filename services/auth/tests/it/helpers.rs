@@ -120,6 +120,7 @@ impl TestAuth {
             LoginRequest {
                 email: email.into(),
                 password: password.into(),
+                client_ip: None,
             },
             TIMEOUT,
         )
@@ -147,4 +148,70 @@ pub async fn count(conn: &mut AsyncPgConnection, table: &str) -> Result<i64> {
         .get_result(conn)
         .await?;
     Ok(row.n)
+}
+
+/// Sessions: calling any endpoint as a caller, and reading tokens.
+#[allow(clippy::expect_used)] // test helpers: a malformed token is a failed test
+impl TestAuth {
+    /// Calls `R` as `identity` (as the gateway would after verifying a token).
+    pub async fn call<R: herald_contracts::rpc::Rpc>(
+        &self,
+        identity: Option<herald_contracts::rpc::Identity>,
+        request: R::Request,
+    ) -> Result<R::Response, RpcError> {
+        herald_kit::rpc::call::<R>(&self.client, "req-session", identity, request, TIMEOUT).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, RpcError> {
+        self.call::<herald_contracts::rpc::auth::Refresh>(
+            None,
+            herald_contracts::rpc::auth::RefreshRequest {
+                refresh_token: refresh_token.into(),
+            },
+        )
+        .await
+    }
+
+    /// The value of `key` in the `auth-revocations` bucket, if any.
+    pub async fn revocation(&self, key: &str) -> Option<herald_contracts::rpc::auth::Revocation> {
+        let store = self
+            .js()
+            .get_key_value(herald_contracts::rpc::auth::REVOCATIONS_BUCKET)
+            .await
+            .ok()?;
+        let value = store.get(key).await.ok()??;
+        Some(serde_json::from_slice(&value).expect("a JSON revocation"))
+    }
+}
+
+/// The claims of an access token, read without verifying it (tests verify elsewhere).
+#[allow(clippy::expect_used)] // test helpers: a malformed token is a failed test
+pub fn claims_of(access_token: &str) -> herald_contracts::rpc::auth::AccessClaims {
+    use base64::Engine;
+    let payload = access_token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("claims")
+}
+
+/// The caller an access token names, as the gateway passes it on.
+#[allow(clippy::expect_used)] // test helpers: a malformed token is a failed test
+pub fn identity_of(access_token: &str) -> herald_contracts::rpc::Identity {
+    let claims = claims_of(access_token);
+    herald_contracts::rpc::Identity {
+        tenant_id: claims.tid.parse().expect("tenant id"),
+        user_id: claims.sub.parse().expect("user id"),
+        role: herald_contracts::rpc::Role::parse(&claims.role).expect("role"),
+    }
+}
+
+/// The session (`sid`) of an access token.
+#[allow(clippy::expect_used)] // test helpers: a malformed token is a failed test
+pub fn session_of(access_token: &str) -> uuid::Uuid {
+    claims_of(access_token)
+        .sid
+        .expect("a sid claim")
+        .parse()
+        .expect("a uuid sid")
 }

@@ -1,11 +1,13 @@
 //! Stream messages, one module per owning domain.
 
+pub mod audit;
 pub mod identity;
 pub mod insights;
 pub mod post_retry;
 pub mod posts;
 pub mod renders;
 
+pub use audit::AuditEvent;
 pub use identity::UserRegistered;
 pub use insights::CollectMetrics;
 pub use post_retry::PostTargetRetry;

@@ -1,6 +1,7 @@
 //! Request/reply contracts: what the gateway asks services over NATS (service API, queue
 //! groups). Subjects start with `rpc.` so they never overlap a stream's subjects.
 
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod insights;
@@ -119,6 +120,9 @@ impl ErrorCode {
 pub struct RpcError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `rate_limited`: seconds until a retry can succeed (the gateway's `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl RpcError {
@@ -126,6 +130,14 @@ impl RpcError {
         Self {
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+    /// `rate_limited`, retry after `retry_after_secs` seconds (at least 1).
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
