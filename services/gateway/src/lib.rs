@@ -6,6 +6,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod keys;
+pub mod revocations;
 pub mod token;
 
 use crate::config::GatewayConfig;
@@ -51,16 +52,31 @@ pub async fn start_with_addr(env: Env) -> Result<Gateway, KitError> {
     let app = App::start(info(), &env).await?;
     let keys = Arc::new(KeyCache::new(app.js.clone()));
     app.spawn(keys.clone().watch(app.intake_token()));
+    let revocations = Arc::new(revocations::RevocationCache::new(
+        app.js.clone(),
+        app.config.stream_replicas,
+    ));
+    app.spawn(revocations.clone().watch(app.intake_token()));
+    // Serving before the revocations are in would let a revoked token through (the verifier
+    // also refuses tokens until then, should this time out).
+    if !revocations.ready(std::time::Duration::from_secs(10)).await {
+        tracing::warn!("revocations not loaded yet; tokens are refused until they are");
+    }
 
     let state = http::State {
         nats: app.nats.clone(),
         rpc_timeout: app.config.rpc_timeout,
-        verifier: Arc::new(Verifier::new(keys)),
+        verifier: Arc::new(Verifier::new(keys, revocations)),
         events: Arc::new(EventFeeds::new(
             app.js.clone(),
             config.sse_heartbeat,
             config.sse_max_streams,
             app.intake_token(),
+        )),
+        limiter: Arc::new(http::ratelimit::RateLimiter::new(
+            app.js.clone(),
+            config.rate,
+            app.config.stream_replicas,
         )),
     };
     let server = http::server(listener, state, &config, app.config.shutdown_timeout)?;

@@ -1,11 +1,17 @@
-//! The middleware every request passes: request id and trace context, the route policy
-//! (401/403/405 before any handler runs), the uniform error body, security headers, one log
-//! line and the RED metrics.
+//! The middleware every request passes, in this order: request id and trace context, the
+//! client IP, CORS (preflights answered here, before the policy: `OPTIONS` is no route's
+//! verb), the per-IP rate limits, the route policy (401/403/405 before any handler runs), the
+//! per-tenant rate limit, the route's body limit and body timeout, the handler deadline; then
+//! the uniform error body, security headers, one log line and the RED metrics.
 
+use super::EdgeSettings;
 use super::State;
 use super::client_ip::ClientIp;
+use super::cors::{self, Cors, CorsDecision};
 use super::error::{ApiError, ErrorBody};
-use super::policy::{self, Access, Decision};
+use super::headers::{set_quota_headers, set_security_headers};
+use super::policy::{self, Access, Decision, paths};
+use super::ratelimit::{Outcome, Quota};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
@@ -14,7 +20,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use herald_contracts::rpc::Identity;
 use herald_kit::TraceContext;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -22,6 +28,19 @@ const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
 /// The route label for requests no route matched (keeps metric label cardinality bounded).
 const UNMATCHED: &str = "unmatched";
+/// Routes without a handler deadline: the event stream stays open as long as its client.
+const UNBOUNDED_ROUTES: &[&str] = &[paths::EVENTS];
+/// Requests under this path prefix count against the tighter auth-route limit too.
+const AUTH_PREFIX: &str = "/v1/auth/";
+
+/// What the edge learnt on the way in and adds to the response on the way out.
+#[derive(Debug, Default)]
+struct Notes {
+    /// An allowed CORS origin.
+    origin: Option<HeaderValue>,
+    /// The tightest rate-limit quota seen.
+    quota: Option<Quota>,
+}
 
 /// The request's id, in the request extensions.
 #[derive(Debug, Clone)]
@@ -88,25 +107,15 @@ async fn admit(req: &ServiceRequest, route: Option<&str>) -> Result<Option<Ident
     Ok(Some(identity))
 }
 
-fn set_security_headers(headers: &mut HeaderMap) {
-    let fixed = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    // `no-store` unless the route chose otherwise (the event stream sends `no-cache`).
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-}
-
 /// Gives every error response the uniform body carrying the request id, and every response
-/// the security headers and the request id.
-fn finish(response: HttpResponse<BoxBody>, request_id: &str) -> HttpResponse<BoxBody> {
+/// the security, CORS and rate-limit headers and the request id.
+fn finish(
+    response: HttpResponse<BoxBody>,
+    request_id: &str,
+    settings: &EdgeSettings,
+    route: Option<&str>,
+    notes: &Notes,
+) -> HttpResponse<BoxBody> {
     let status = response.status();
     let mut response = if status.is_client_error() || status.is_server_error() {
         let body = response
@@ -124,11 +133,124 @@ fn finish(response: HttpResponse<BoxBody>, request_id: &str) -> HttpResponse<Box
         response
     };
     let headers = response.headers_mut();
-    set_security_headers(headers);
+    set_security_headers(headers, settings, route);
+    if let Some(origin) = &notes.origin {
+        cors::allow(headers, origin.clone());
+    }
+    settings.cors.vary(headers);
+    if let Some(quota) = notes.quota {
+        set_quota_headers(headers, quota);
+    }
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, value);
     }
     response
+}
+
+/// The 429 for `outcome` if it is over a limit; records the quota otherwise.
+fn rate_check(outcome: Outcome, notes: &mut Notes) -> Result<(), ApiError> {
+    match outcome {
+        Outcome::Allowed(quota) => {
+            if let Some(quota) = quota {
+                notes.quota = Some(quota.tighter(notes.quota));
+            }
+            Ok(())
+        }
+        Outcome::Limited(class, quota) => {
+            metrics::counter!("herald_gateway_rate_limited_total", "class" => class.as_str())
+                .increment(1);
+            notes.quota = Some(quota);
+            Err(ApiError::rate_limited(quota.reset_secs))
+        }
+    }
+}
+
+/// Everything between the request's arrival and its response, short of the final touches.
+async fn handle(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    settings: &EdgeSettings,
+    route: Option<&str>,
+    notes: &mut Notes,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<State>>().cloned() else {
+        tracing::error!("gateway state missing");
+        return Ok(req.into_response(ApiError::internal().error_response()));
+    };
+    let cors = settings.cors.decide(req.method(), req.headers());
+    if let CorsDecision::Allowed(origin) | CorsDecision::Preflight(origin) = &cors {
+        notes.origin = Some(origin.clone());
+    }
+    let ip = ClientIp::from_request(req.request()).0;
+    let auth_route = req.path().starts_with(AUTH_PREFIX);
+    if let Err(error) = rate_check(state.limiter.charge_ip(ip, auth_route).await, notes) {
+        return Ok(req.into_response(error.error_response()));
+    }
+    match cors {
+        CorsDecision::Preflight(origin) => {
+            let methods = route.map(|route| policy::decide(req.method(), route));
+            let response = match methods {
+                Some(Decision::MethodNotAllowed(methods)) => cors::preflight(origin, &methods),
+                _ => ApiError::not_found().error_response(),
+            };
+            return Ok(req.into_response(response));
+        }
+        CorsDecision::PreflightRefused => {
+            let error = ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "cors_refused",
+                "cross-origin requests from this origin are not allowed",
+            );
+            return Ok(req.into_response(error.error_response()));
+        }
+        CorsDecision::None | CorsDecision::Allowed(_) => {}
+    }
+    let identity = match admit(&req, route).await {
+        Ok(identity) => identity,
+        Err(error) => return Ok(req.into_response(error.error_response())),
+    };
+    if let Some(identity) = identity {
+        let outcome = state.limiter.charge_tenant(identity.tenant_id).await;
+        req.extensions_mut().insert(identity);
+        if let Err(error) = rate_check(outcome, notes) {
+            return Ok(req.into_response(error.error_response()));
+        }
+    }
+    if let Some(route) = route {
+        let limit = policy::body_limit(route);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Ok(req.into_response(ApiError::payload_too_large().error_response()));
+        }
+        // Bodies come with a length or chunked; only those need counting and a deadline.
+        if declared.is_some_and(|length| length > 0)
+            || req.headers().contains_key(header::TRANSFER_ENCODING)
+        {
+            let payload = req.take_payload();
+            req.set_payload(super::body::limit(payload, limit, settings.body_timeout));
+        }
+    }
+    if route.is_some_and(|route| UNBOUNDED_ROUTES.contains(&route)) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    match tokio::time::timeout(settings.handler_timeout, next.call(req)).await {
+        Ok(response) => response.map(ServiceResponse::map_into_boxed_body),
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = settings.handler_timeout.as_millis() as u64,
+                "handler deadline passed"
+            );
+            // The request went into the dropped handler; `edge` renders the error instead.
+            Err(ApiError::gateway_timeout().into())
+        }
+    }
 }
 
 pub async fn edge(
@@ -143,27 +265,28 @@ pub async fn edge(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let client_ip = ClientIp::of(&req);
     req.extensions_mut().insert(client_ip);
-
-    let span = tracing::info_span!("http", request_id = %request_id, trace_id = %trace.trace_id);
-    let handled = async {
-        match admit(&req, route.as_deref()).await {
-            Err(error) => Ok(req.into_response(error.error_response())),
-            Ok(identity) => {
-                if let Some(identity) = identity {
-                    req.extensions_mut().insert(identity);
-                }
-                next.call(req)
-                    .await
-                    .map(ServiceResponse::map_into_boxed_body)
-            }
+    let settings = match req.app_data::<web::Data<EdgeSettings>>() {
+        Some(settings) => settings.clone(),
+        None => {
+            tracing::error!("edge settings missing");
+            web::Data::new(EdgeSettings {
+                cors: Cors::default(),
+                hsts: None,
+                body_timeout: Duration::from_secs(10),
+                handler_timeout: Duration::from_secs(30),
+            })
         }
     };
+
+    let span = tracing::info_span!("http", request_id = %request_id, trace_id = %trace.trace_id);
+    let mut notes = Notes::default();
     // The handler runs inside the trace scope, so `rpc::call` carries it to the service.
+    let handled = handle(req, next, &settings, route.as_deref(), &mut notes);
     let outcome = trace.clone().scope(handled.instrument(span)).await;
     let (status, tenant_id, outcome) = match outcome {
         Ok(response) => {
             let (request, response) = response.into_parts();
-            let response = finish(response, &request_id);
+            let response = finish(response, &request_id, &settings, route.as_deref(), &notes);
             let tenant_id = request
                 .extensions()
                 .get::<Identity>()
@@ -178,7 +301,13 @@ pub async fn edge(
         // Services below this one answer with responses, not errors; should one not, its
         // response still gets the uniform body and headers.
         Err(error) => {
-            let response = finish(error.error_response(), &request_id);
+            let response = finish(
+                error.error_response(),
+                &request_id,
+                &settings,
+                route.as_deref(),
+                &notes,
+            );
             let status = response.status();
             let error = InternalError::from_response(error.to_string(), response);
             (status, String::new(), Err(error.into()))

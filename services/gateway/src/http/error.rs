@@ -5,7 +5,7 @@
 //! middleware writes the final body with the request id, and also rewrites any error response
 //! that did not come from here (actix internals) so clients never see another shape.
 
-use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -44,6 +44,7 @@ impl ErrorBody {
             422 => ("invalid_input", "invalid input"),
             429 => ("rate_limited", "too many requests"),
             503 => ("unavailable", "service unavailable"),
+            504 => ("timeout", "the request took too long"),
             _ if status.is_client_error() => ("bad_request", "bad request"),
             _ => ("internal", "internal error"),
         };
@@ -139,6 +140,46 @@ impl ApiError {
         )
     }
 
+    /// Over a rate limit until the window ends, `retry_after_secs` from now.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry later",
+        )
+        .with_header(
+            actix_web::http::header::RETRY_AFTER,
+            &retry_after_secs.max(1).to_string(),
+        )
+    }
+
+    /// A body over the route's limit (declared or counted as it streamed in).
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large",
+        )
+    }
+
+    /// The body did not arrive within the body timeout.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "request body not received in time",
+        )
+    }
+
+    /// The handler deadline passed before a response was ready.
+    pub fn gateway_timeout() -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "the request took too long; retry later",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,10 +211,14 @@ impl From<RpcError> for ApiError {
             ErrorCode::Internal => return ApiError::internal(),
             _ => ApiError::new(status, error.code.as_str(), error.message),
         };
-        if error.code == ErrorCode::Unauthenticated {
-            api.with_header(actix_web::http::header::WWW_AUTHENTICATE, "Bearer")
-        } else {
-            api
+        match (error.code, error.retry_after_secs) {
+            (ErrorCode::Unauthenticated, _) => {
+                api.with_header(actix_web::http::header::WWW_AUTHENTICATE, "Bearer")
+            }
+            (ErrorCode::RateLimited, Some(secs)) => {
+                api.with_header(actix_web::http::header::RETRY_AFTER, &secs.to_string())
+            }
+            _ => api,
         }
     }
 }
@@ -214,12 +259,11 @@ impl ResponseError for ApiError {
 
 fn json_error(error: JsonPayloadError) -> ApiError {
     match error {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "request body exceeds 1 MiB",
-            )
+        JsonPayloadError::OverflowKnownLength { .. }
+        | JsonPayloadError::Overflow { .. }
+        | JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::payload_too_large(),
+        JsonPayloadError::Payload(error) if super::body::is_timeout(&error) => {
+            ApiError::request_timeout()
         }
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -234,10 +278,11 @@ fn json_error(error: JsonPayloadError) -> ApiError {
     }
 }
 
-/// JSON bodies: 1 MiB, `application/json` only, errors in the uniform shape.
+/// JSON bodies: `application/json` only, errors in the uniform shape. The limit is the
+/// largest any route takes; the edge holds each route to its own (`policy::body_limit`).
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(super::BODY_LIMIT)
+        .limit(super::policy::max_body_limit())
         .error_handler(|error, _req: &HttpRequest| json_error(error).into())
 }
 
@@ -264,6 +309,18 @@ mod tests {
         let api = ApiError::from(RpcError::new(ErrorCode::Internal, "db password wrong"));
         assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(api.message, "internal error");
+    }
+
+    #[test]
+    fn rate_limited_carries_retry_after() {
+        let api = ApiError::from(RpcError::rate_limited("too many failed logins", 42));
+        assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS);
+        let retry_after = api
+            .error_response()
+            .headers()
+            .get(actix_web::http::header::RETRY_AFTER)
+            .cloned();
+        assert_eq!(retry_after.unwrap(), "42");
     }
 
     #[test]

@@ -9,6 +9,12 @@ use herald_contracts::rpc::Role;
 pub mod paths {
     pub const REGISTER: &str = "/v1/auth/register";
     pub const LOGIN: &str = "/v1/auth/login";
+    pub const REFRESH: &str = "/v1/auth/refresh";
+    pub const LOGOUT: &str = "/v1/auth/logout";
+    pub const LOGOUT_ALL: &str = "/v1/auth/logout-all";
+    pub const ME_PASSWORD: &str = "/v1/me/password";
+    pub const MEMBERS: &str = "/v1/members";
+    pub const MEMBER: &str = "/v1/members/{user_id}";
     pub const ACCOUNTS: &str = "/v1/accounts";
     pub const ACCOUNT: &str = "/v1/accounts/{id}";
     pub const POSTS: &str = "/v1/posts";
@@ -22,6 +28,7 @@ pub mod paths {
     pub const USAGE: &str = "/v1/usage";
     pub const NOTIFICATIONS: &str = "/v1/notifications";
     pub const EVENTS: &str = "/v1/events";
+    pub const AUDIT: &str = "/v1/audit";
     /// Rendered images by content hash, for platforms that fetch a public URL (Instagram,
     /// Threads). Outside `/v1`: a media origin, not API.
     pub const MEDIA: &str = "/media/{file}";
@@ -76,6 +83,12 @@ use Verb::{Delete, Get, Patch, Post};
 pub const ROUTES: &[RoutePolicy] = &[
     route(Post, paths::REGISTER, Public),
     route(Post, paths::LOGIN, Public),
+    route(Post, paths::REFRESH, Public),
+    route(Post, paths::LOGOUT, AtLeast(Viewer)),
+    route(Post, paths::LOGOUT_ALL, AtLeast(Viewer)),
+    route(Post, paths::ME_PASSWORD, AtLeast(Viewer)),
+    route(Get, paths::MEMBERS, AtLeast(Viewer)),
+    route(Delete, paths::MEMBER, AtLeast(Admin)),
     route(Post, paths::ACCOUNTS, AtLeast(Admin)),
     route(Get, paths::ACCOUNTS, AtLeast(Viewer)),
     route(Delete, paths::ACCOUNT, AtLeast(Admin)),
@@ -90,10 +103,40 @@ pub const ROUTES: &[RoutePolicy] = &[
     route(Get, paths::RENDER, AtLeast(Viewer)),
     route(Get, paths::RENDER_IMAGE, AtLeast(Viewer)),
     route(Get, paths::USAGE, AtLeast(Admin)),
+    route(Get, paths::AUDIT, AtLeast(Admin)),
     route(Get, paths::NOTIFICATIONS, AtLeast(Viewer)),
     route(Get, paths::EVENTS, AtLeast(Viewer)),
     route(Get, paths::MEDIA, Public),
 ];
+
+/// The body limit of every route not in `BODY_LIMITS`: 1 MiB, whatever the content type.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Per-route body limits (route pattern, bytes), the only exceptions to `DEFAULT_BODY_LIMIT`.
+/// Auth bodies are a few short fields; a small limit keeps password hashing cheap to refuse.
+pub const BODY_LIMITS: &[(&str, usize)] = &[
+    (paths::REGISTER, 16 * 1024),
+    (paths::LOGIN, 16 * 1024),
+    (paths::REFRESH, 16 * 1024),
+    (paths::ME_PASSWORD, 16 * 1024),
+];
+
+/// The body limit of the matched route `pattern`.
+pub fn body_limit(pattern: &str) -> usize {
+    BODY_LIMITS
+        .iter()
+        .find(|(path, _)| *path == pattern)
+        .map_or(DEFAULT_BODY_LIMIT, |(_, limit)| *limit)
+}
+
+/// The largest body any route takes (what the extractors are configured with; the edge
+/// enforces each route's own limit).
+pub fn max_body_limit() -> usize {
+    BODY_LIMITS
+        .iter()
+        .map(|(_, limit)| *limit)
+        .fold(DEFAULT_BODY_LIMIT, usize::max)
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -125,13 +168,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_registration_login_and_media_are_public() {
+    fn only_registration_login_refresh_and_media_are_public() {
         let public: Vec<_> = ROUTES
             .iter()
             .filter(|p| p.access == Public)
             .map(|p| p.path)
             .collect();
-        assert_eq!(public, [paths::REGISTER, paths::LOGIN, paths::MEDIA]);
+        assert_eq!(
+            public,
+            [paths::REGISTER, paths::LOGIN, paths::REFRESH, paths::MEDIA]
+        );
     }
 
     #[test]
@@ -145,5 +191,16 @@ mod tests {
             Decision::MethodNotAllowed("GET, PATCH".into())
         );
         assert_eq!(decide(&Method::GET, "/v1/secret"), Decision::Undeclared);
+    }
+
+    #[test]
+    fn body_limits_name_declared_routes() {
+        for (path, limit) in BODY_LIMITS {
+            assert!(ROUTES.iter().any(|p| p.path == *path), "{path} undeclared");
+            assert!(*limit > 0, "{path}");
+        }
+        assert_eq!(body_limit(paths::LOGIN), 16 * 1024);
+        assert_eq!(body_limit(paths::POSTS), DEFAULT_BODY_LIMIT);
+        assert!(max_body_limit() >= DEFAULT_BODY_LIMIT);
     }
 }

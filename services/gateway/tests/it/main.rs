@@ -8,7 +8,9 @@ mod support;
 
 mod errors;
 mod events;
+mod jwt_attacks;
 mod lifecycle;
+mod limits;
 mod policy;
 mod process;
 mod tokens;

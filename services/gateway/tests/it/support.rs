@@ -42,6 +42,11 @@ impl TestGateway {
             ("HERALD_GATEWAY_HTTP_WORKERS", "2"),
             ("HERALD_SHUTDOWN_TIMEOUT_SECS", "5"),
             ("HERALD_LOG", "warn"),
+            // Tests share one nats-server, so every gateway counts 127.0.0.1 together: limits
+            // far above any suite's traffic (limits.rs sets its own on private servers).
+            ("HERALD_GATEWAY_RATE_IP", "1000000"),
+            ("HERALD_GATEWAY_RATE_AUTH_IP", "1000000"),
+            ("HERALD_GATEWAY_RATE_TENANT", "1000000"),
         ];
         let env = Env::from_pairs(base.iter().chain(extra).copied());
         let gateway = start_with_addr(env).await.expect("gateway starts");
@@ -215,6 +220,7 @@ pub fn claims(role: &str, ttl_secs: i64) -> AccessClaims {
         nbf: now.min(now + ttl_secs) - 60,
         exp: now + ttl_secs,
         jti: uuid::Uuid::new_v4().to_string(),
+        sid: None,
     }
 }
 
@@ -227,4 +233,43 @@ pub async fn gateway_with_key() -> (TestGateway, TestKey) {
     let key = TestKey::new();
     key.publish(&shared_nats_url()).await;
     (TestGateway::start().await, key)
+}
+
+/// Claims like `claims(role, 900)` in session `sid`.
+pub fn session_claims(role: &str, sid: uuid::Uuid) -> AccessClaims {
+    AccessClaims {
+        sid: Some(sid.to_string()),
+        ..claims(role, 900)
+    }
+}
+
+/// Puts a revocation into the `auth-revocations` bucket, as auth does (the bucket is created
+/// if no gateway has yet).
+pub async fn put_revocation(nats_url: &str, key: &str, revoked_at: chrono::DateTime<chrono::Utc>) {
+    use herald_contracts::rpc::auth::{REVOCATIONS_BUCKET, Revocation};
+    let client = herald_kit::async_nats::connect(nats_url).await.unwrap();
+    let js = jetstream::new(client);
+    let store = match js.get_key_value(REVOCATIONS_BUCKET).await {
+        Ok(store) => store,
+        Err(_) => js
+            .create_key_value(kv::Config {
+                bucket: REVOCATIONS_BUCKET.to_owned(),
+                history: 1,
+                max_age: Duration::from_secs(
+                    herald_contracts::rpc::auth::REVOCATION_RETENTION_SECS,
+                ),
+                ..Default::default()
+            })
+            .await
+            .expect("revocations bucket"),
+    };
+    store
+        .put(
+            key,
+            serde_json::to_vec(&Revocation { revoked_at })
+                .unwrap()
+                .into(),
+        )
+        .await
+        .expect("revocation put");
 }

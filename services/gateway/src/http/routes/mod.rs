@@ -2,8 +2,10 @@
 //! the policy table, enforced before these handlers run.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod events;
+pub mod members;
 pub mod metrics;
 pub mod notifications;
 pub mod posts;
@@ -15,6 +17,7 @@ use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
+    members::configure(cfg);
     accounts::configure(cfg);
     posts::configure(cfg);
     metrics::configure(cfg);
@@ -22,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     usage::configure(cfg);
     notifications::configure(cfg);
     events::configure(cfg);
+    audit::configure(cfg);
 }
 
 /// Parses a path id; anything that is not a UUID is "not found", so ids leak no structure.
