@@ -6,6 +6,7 @@
 mod bench;
 mod chaos;
 mod dlq;
+mod keys;
 mod migrate;
 mod schemas;
 mod up;
@@ -44,6 +45,8 @@ enum Command {
     /// Publish N posts while killing publishers and restarting NATS and Postgres, and check
     /// that each was published exactly once, metered once and notified once
     Chaos(chaos::Args),
+    /// Signing keys: `keys rotate` starts signing with a new key, keeping the old verifiable
+    Keys(keys::Args),
     /// Measure the fleet: `bench publish` prints throughput and lateness next to a raw
     /// JetStream baseline
     Bench(bench::Args),
@@ -60,6 +63,7 @@ async fn main() -> ExitCode {
         Command::Dlq(args) => dlq::run(args).await,
         Command::Chaos(args) => chaos::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Keys(args) => keys::run(args).await,
     };
     result.unwrap_or_else(|error| {
         eprintln!("heraldctl: {error:#}");

@@ -115,10 +115,15 @@ impl Stack {
                         format!("http://{gateway_addr}/media"),
                     ));
                 }
-                "gateway" => env.push((
-                    "HERALD_GATEWAY_HTTP_ADDR".to_owned(),
-                    gateway_addr.to_string(),
-                )),
+                "gateway" => env.extend([
+                    (
+                        "HERALD_GATEWAY_HTTP_ADDR".to_owned(),
+                        gateway_addr.to_string(),
+                    ),
+                    // Every platform fetches the media origin from 127.0.0.1: the per-IP
+                    // limit would throttle the run, not an abuser.
+                    ("HERALD_GATEWAY_RATE_IP".to_owned(), "0".to_owned()),
+                ]),
                 "renderer" => env.push((
                     "HERALD_RENDERER_STORAGE_DIR".to_owned(),
                     self.dir.path.join("objects").display().to_string(),

@@ -45,6 +45,7 @@ pub async fn demo_tenant(gateway: &str, sandbox: &str) -> Result<Seeded> {
     let login = LoginRequest {
         email: DEMO_EMAIL.into(),
         password: DEMO_PASSWORD.into(),
+        client_ip: None,
     };
     let response = client
         .post(format!("{gateway}/v1/auth/login"))

@@ -97,3 +97,108 @@ fn rand_bytes() -> [u8; 32] {
     }
     bytes
 }
+
+/// One answer from the gateway: status, `x-request-id`, the body as text and as JSON (`Null`
+/// when it is not JSON).
+pub struct Reply {
+    pub status: reqwest::StatusCode,
+    pub request_id: String,
+    pub text: String,
+    pub body: serde_json::Value,
+}
+
+/// Calls a gateway at `base` (an in-process `Fleet` or service processes) as a client would.
+pub struct Api {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    pub fn new(base: impl Into<String>) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: herald_kit::http::client(std::time::Duration::from_secs(20))?,
+            base: base.into(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `request` sent as is (headers, raw bodies), read into a [`Reply`].
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Reply> {
+        let response = request.send().await?;
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Ok(Reply {
+            status,
+            request_id,
+            text,
+            body,
+        })
+    }
+
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<Reply> {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// Registers a tenant with its owner and logs the owner in: the login's token response.
+    pub async fn owner(
+        &self,
+        tenant_name: &str,
+        email: &str,
+        password: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        use reqwest::{Method, StatusCode};
+        use serde_json::json;
+        let registered = self
+            .call(
+                None,
+                Method::POST,
+                "/v1/auth/register",
+                Some(json!({"tenant_name": tenant_name, "email": email, "password": password})),
+            )
+            .await?;
+        anyhow::ensure!(
+            registered.status == StatusCode::CREATED,
+            "register {email}: {} {}",
+            registered.status,
+            registered.text
+        );
+        let login = self
+            .call(
+                None,
+                Method::POST,
+                "/v1/auth/login",
+                Some(json!({"email": email, "password": password})),
+            )
+            .await?;
+        anyhow::ensure!(
+            login.status == StatusCode::OK && login.body["access_token"].is_string(),
+            "login {email}: {} {}",
+            login.status,
+            login.text
+        );
+        Ok(login.body)
+    }
+}

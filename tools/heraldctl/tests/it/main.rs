@@ -3,8 +3,13 @@
 //! Mastodon; `heraldctl dlq` run as a binary against a bare nats-server; and `heraldctl chaos`
 //! run as a binary with its own fleet.
 
+mod audit_log;
 mod chaos;
 mod dlq;
 mod errors;
 mod fleet;
 mod flow;
+mod lockout;
+mod secrets;
+mod sessions;
+mod tenancy;
