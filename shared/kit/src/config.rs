@@ -190,10 +190,84 @@ where
     })
 }
 
+/// How a service proves who it is to NATS. Production servers give each service its own
+/// user with subject permissions (docs/security.md), so one service's credentials cannot speak
+/// for another, and a client on the network without credentials cannot connect at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NatsAuth {
+    /// No credentials (a private development server).
+    #[default]
+    None,
+    /// `HERALD_NATS_USER` with `HERALD_NATS_PASSWORD` (or `_FILE`).
+    UserPassword { user: String, password: Secret },
+    /// `HERALD_NATS_TOKEN` (or `_FILE`).
+    Token(Secret),
+}
+
+/// Where and how to connect to NATS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatsConnect {
+    pub url: String,
+    pub auth: NatsAuth,
+    /// `HERALD_NATS_CA_FILE`: a PEM bundle to trust for `tls://` servers (and TLS required).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl NatsConnect {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Self::from_env_with_url(env, env.required("NATS_URL")?)
+    }
+
+    /// The credentials and TLS trust from `env`, for `url` (operator tools take the URL from
+    /// their command line).
+    pub fn from_env_with_url(env: &Env, url: String) -> Result<Self, ConfigError> {
+        if !url.starts_with("nats://") && !url.starts_with("tls://") {
+            return Err(ConfigError {
+                var: "HERALD_NATS_URL".into(),
+                problem: format!("{url:?} must start with nats:// or tls://"),
+            });
+        }
+        let user: String = env.optional("NATS_USER", String::new())?;
+        let password = env.optional_secret("NATS_PASSWORD")?;
+        let token = env.optional_secret("NATS_TOKEN")?;
+        let auth = match (user.is_empty(), password, token) {
+            (true, None, None) => NatsAuth::None,
+            (false, Some(password), None) => NatsAuth::UserPassword { user, password },
+            (true, None, Some(token)) => NatsAuth::Token(token),
+            (false, None, None) => {
+                return Err(ConfigError {
+                    var: "HERALD_NATS_PASSWORD".into(),
+                    problem: "is required with HERALD_NATS_USER".into(),
+                });
+            }
+            (true, Some(_), None) => {
+                return Err(ConfigError {
+                    var: "HERALD_NATS_USER".into(),
+                    problem: "is required with HERALD_NATS_PASSWORD".into(),
+                });
+            }
+            (_, _, Some(_)) => {
+                return Err(ConfigError {
+                    var: "HERALD_NATS_TOKEN".into(),
+                    problem: "set either a token or a user and password, not both".into(),
+                });
+            }
+        };
+        let ca_file: String = env.optional("NATS_CA_FILE", String::new())?;
+        Ok(Self {
+            url,
+            auth,
+            ca_file: (!ca_file.is_empty()).then(|| ca_file.into()),
+        })
+    }
+}
+
 /// Settings every service has.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
     pub nats_url: String,
+    /// The URL again, with credentials and TLS trust.
+    pub nats: NatsConnect,
     /// Absent for services that own no tables (the gateway).
     pub database_url: Option<Secret>,
     pub ops_addr: std::net::SocketAddr,
@@ -215,13 +289,8 @@ pub struct CommonConfig {
 
 impl CommonConfig {
     pub fn from_env(env: &Env, needs_database: bool) -> Result<Self, ConfigError> {
-        let nats_url: String = env.required("NATS_URL")?;
-        if !nats_url.starts_with("nats://") && !nats_url.starts_with("tls://") {
-            return Err(ConfigError {
-                var: "HERALD_NATS_URL".into(),
-                problem: format!("{nats_url:?} must start with nats:// or tls://"),
-            });
-        }
+        let nats = NatsConnect::from_env(env)?;
+        let nats_url = nats.url.clone();
         let database_url = if needs_database {
             let url = env.secret("DATABASE_URL")?;
             if !url.expose().starts_with("postgres://")
@@ -272,6 +341,7 @@ impl CommonConfig {
             group,
             db_role,
             nats_url,
+            nats,
             database_url,
             ops_addr: env.optional("OPS_ADDR", ([0, 0, 0, 0], 9090).into())?,
             log_filter: env.optional("LOG", "info".to_owned())?,

@@ -1,6 +1,7 @@
 //! NATS connection (reconnecting forever) and idempotent creation/update of streams and
 //! durable pull consumers from the contracts' definitions.
 
+use crate::config::{NatsAuth, NatsConnect};
 use crate::error::KitError;
 use async_nats::jetstream::{self, consumer::pull, stream};
 use herald_contracts::streams::{StreamDef, stream_def};
@@ -8,8 +9,35 @@ use std::time::Duration;
 
 /// Connects, retrying the first connection too, so a service can start before NATS.
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, KitError> {
+    connect_with(
+        &NatsConnect {
+            url: url.to_owned(),
+            ..NatsConnect::default()
+        },
+        name,
+    )
+    .await
+}
+
+/// Options carrying the configured credentials and TLS trust (operator tools add their own
+/// timeouts).
+pub fn connect_options(nats: &NatsConnect) -> async_nats::ConnectOptions {
+    let options = match &nats.auth {
+        NatsAuth::None => async_nats::ConnectOptions::new(),
+        NatsAuth::UserPassword { user, password } => async_nats::ConnectOptions::new()
+            .user_and_password(user.clone(), password.expose().to_owned()),
+        NatsAuth::Token(token) => async_nats::ConnectOptions::new().token(token.expose().to_owned()),
+    };
+    match &nats.ca_file {
+        Some(ca) => options.add_root_certificates(ca.clone()).require_tls(true),
+        None => options,
+    }
+}
+
+/// Connects with the configured credentials and TLS trust, retrying like `connect`.
+pub async fn connect_with(nats: &NatsConnect, name: &str) -> Result<async_nats::Client, KitError> {
     let name = name.to_owned();
-    async_nats::ConnectOptions::new()
+    connect_options(nats)
         .name(&name)
         .retry_on_initial_connect()
         .max_reconnects(None)
@@ -24,11 +52,16 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, KitErr
                     async_nats::Event::Disconnected => {
                         tracing::warn!(service = %name, "nats disconnected")
                     }
+                    // An authorization violation lands here: loud, since the service cannot
+                    // work until its credentials are fixed.
+                    async_nats::Event::ServerError(error) => {
+                        tracing::warn!(service = %name, %error, "nats server error")
+                    }
                     other => tracing::debug!(event = %other, "nats event"),
                 }
             }
         })
-        .connect(url)
+        .connect(nats.url.as_str())
         .await
         .map_err(KitError::nats)
 }
@@ -59,6 +92,10 @@ pub fn stream_config(
         allow_rollup: def.allow_msg_schedules,
         deny_delete: def.append_only,
         deny_purge: def.append_only,
+        // Per-message TTLs (`Nats-TTL`) let a message that carries a short-lived secret (an
+        // emailed token) leave the stream when the secret expires. Never on append-only
+        // streams: an audit event must not be able to expire.
+        allow_message_ttl: !def.append_only,
         allow_direct: true,
         ..Default::default()
     }

@@ -154,6 +154,8 @@ pub struct NatsServer {
     monitor_port: u16,
     store_dir: PathBuf,
     child: Mutex<Option<Child>>,
+    /// Appended to the generated config (e.g. an `authorization` block).
+    extra_config: String,
     // Behind a mutex so the exit hook of the shared server can delete it through `&self`.
     temp: Mutex<Option<TempDir>>,
 }
@@ -161,11 +163,17 @@ pub struct NatsServer {
 impl NatsServer {
     /// A throwaway server on a free port with its store in a temp dir removed on drop.
     pub fn start() -> Result<NatsServer> {
+        Self::start_with("")
+    }
+
+    /// Like `start`, with `extra_config` appended to the server's config file (for example an
+    /// `authorization { users = [...] }` block).
+    pub fn start_with(extra_config: &str) -> Result<NatsServer> {
         let temp = process::temp_dir("nats")?;
         let mut last_error = None;
         // A free port can be taken by someone else before the server binds it: retry.
         for _ in 0..3 {
-            match Self::launch(0, temp.path().to_path_buf()) {
+            match Self::launch(0, temp.path().to_path_buf(), extra_config) {
                 Ok(server) => {
                     *server.temp.lock().unwrap_or_else(PoisonError::into_inner) = Some(temp);
                     return Ok(server);
@@ -181,10 +189,10 @@ impl NatsServer {
         fs::create_dir_all(&store_dir)
             .with_context(|| format!("cannot create {}", store_dir.display()))?;
         // The config file names the store: make it independent of the server's working dir.
-        Self::launch(port, store_dir.canonicalize()?)
+        Self::launch(port, store_dir.canonicalize()?, "")
     }
 
-    fn launch(port: u16, store_dir: PathBuf) -> Result<NatsServer> {
+    fn launch(port: u16, store_dir: PathBuf, extra_config: &str) -> Result<NatsServer> {
         let port = if port == 0 {
             process::free_port()?
         } else {
@@ -196,6 +204,7 @@ impl NatsServer {
             monitor_port: process::free_port()?,
             store_dir,
             child: Mutex::new(None),
+            extra_config: extra_config.to_owned(),
             temp: Mutex::new(None),
         };
         server.restart()?;
@@ -267,11 +276,12 @@ impl NatsServer {
         // Debug-formatted paths are quoted and escaped, which the NATS config parser accepts.
         format!(
             "listen: \"127.0.0.1:{}\"\nhttp: \"127.0.0.1:{}\"\nserver_name: herald_test_{}\n\
-             jetstream {{ store_dir: {:?} }}\n",
+             jetstream {{ store_dir: {:?} }}\n{}\n",
             self.port,
             self.monitor_port,
             self.port,
             self.store_dir.display().to_string(),
+            self.extra_config,
         )
     }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use herald_contracts::rpc::auth::{NoParams, RotateKeys};
-use herald_kit::async_nats;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,7 +36,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 }
 
 async fn rotate(nats_url: &str) -> Result<ExitCode> {
-    let client = async_nats::connect(nats_url)
+    let nats = herald_kit::config::NatsConnect::from_env_with_url(
+        &herald_kit::Env::from_process(),
+        nats_url.to_owned(),
+    )?;
+    let client = herald_kit::nats::connect_options(&nats)
+        .name("heraldctl")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(nats_url)
         .await
         .with_context(|| format!("connecting to {nats_url}"))?;
     let request_id = format!("heraldctl-keys-rotate-{}", std::process::id());

@@ -5,6 +5,8 @@
 // A failed unwrap is a failed test, with the value in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod nats_auth;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use herald_contracts::streams::{DLQ, STREAM_DEFS, stream_def};
-use herald_kit::async_nats::{self, jetstream};
+use herald_kit::async_nats::jetstream;
 use herald_kit::dlq::letters::is_token;
 
 #[derive(Debug, clap::Args)]
@@ -124,7 +124,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 
 /// Fails at once when nobody answers: an operator's command must not wait for a server.
 async fn connect(url: &str) -> Result<jetstream::Context> {
-    let client = async_nats::ConnectOptions::new()
+    let nats = herald_kit::config::NatsConnect::from_env_with_url(
+        &herald_kit::Env::from_process(),
+        url.to_owned(),
+    )?;
+    let client = herald_kit::nats::connect_options(&nats)
         .name("heraldctl")
         .connection_timeout(Duration::from_secs(5))
         .connect(url)
