@@ -13,6 +13,9 @@
 //! | `HERALD_AUTH_LOGIN_WINDOW_SECS` | 900 | the window failures are counted in |
 //! | `HERALD_AUTH_LOGIN_LOCK_SECS` | 300 | the first lock; each lockout in a row doubles it |
 //! | `HERALD_AUTH_LOGIN_LOCK_MAX_SECS` | 3600 | the longest lock |
+//! | `HERALD_AUTH_PUBLIC_APP_URL` | `http://localhost:8080` | the web app that emailed links open |
+//! | `HERALD_AUTH_VERIFY_TOKEN_TTL_SECS` / `_RESET_TOKEN_TTL_SECS` / `_INVITATION_TTL_SECS` | 86400 / 3600 / 604800 | emailed tokens' lifetimes |
+//! | `HERALD_AUTH_RESET_MAX_PER_EMAIL` / `_RESET_MAX_PER_IP` / `_RESET_WINDOW_SECS` | 3 / 20 / 3600 | reset (and verification) emails per address / per client IP within the window |
 
 use crate::keys::MasterKey;
 use crate::throttle::Limit;
@@ -28,6 +31,8 @@ pub struct AuthConfig {
     pub argon2: argon2::Params,
     pub hash_concurrency: usize,
     pub login: LoginPolicy,
+    /// Emailed tokens: links, lifetimes, reset throttling (`crate::identity`).
+    pub identity: crate::identity::IdentityPolicy,
 }
 
 impl AuthConfig {
@@ -56,6 +61,7 @@ impl AuthConfig {
             argon2,
             hash_concurrency,
             login: login_policy(env)?,
+            identity: crate::identity::IdentityPolicy::from_env(env)?,
         })
     }
 }

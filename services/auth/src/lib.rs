@@ -6,10 +6,14 @@
 //! signing key is loaded (or created once, under an advisory lock), the public keys are
 //! published, and the endpoints are served.
 
+pub mod api_keys;
 pub mod audit;
 pub mod config;
 pub mod domain;
+pub mod erasure;
+pub mod exports;
 pub mod handlers;
+pub mod identity;
 pub mod keys;
 pub mod passwords;
 pub mod repo;
@@ -36,7 +40,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: SERVICE,
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[IDENTITY, AUDIT],
+        streams: &[IDENTITY, AUDIT, herald_contracts::streams::PRIVACY],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }
@@ -54,6 +58,8 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let tokens = Arc::new(TokenIssuer::new(key));
     let revocations = Revocations::open(&app.js, app.config.stream_replicas).await?;
     revocations.republish(&db).await?;
+    let api_keys = api_keys::ApiKeyBucket::open(&app.js, app.config.stream_replicas).await?;
+    api_keys.republish(&db).await?;
     let ring = keys::KeyRing {
         db: db.clone(),
         js: app.js.clone(),
@@ -68,7 +74,9 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         passwords: Arc::new(passwords),
         tokens,
         revocations: Arc::new(revocations),
+        api_keys: Arc::new(api_keys),
         login: config.login,
+        identity: config.identity,
     };
     let state = auth.clone();
     app.serve::<Register>(move |ctx, request| {
@@ -80,6 +88,10 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         .await?;
     serve_sessions(&mut app, &auth, ring).await?;
     serve_audit(&mut app, &auth).await?;
+    serve_identity(&mut app, &auth).await?;
+    exports::serve(&mut app, &auth).await?;
+    serve_api_keys(&mut app, &auth).await?;
+    erasure::serve(&mut app, &auth).await?;
     Ok(app)
 }
 
@@ -121,6 +133,93 @@ async fn serve_sessions(app: &mut App, auth: &Auth, ring: keys::KeyRing) -> Resu
     Ok(())
 }
 
+/// API keys: create, list, revoke, and the gateways' use reports.
+async fn serve_api_keys(app: &mut App, auth: &Auth) -> Result<(), KitError> {
+    use herald_contracts::rpc::api_keys::{CreateApiKey, ListApiKeys, RevokeApiKey};
+    let state = auth.clone();
+    app.serve::<CreateApiKey>(move |ctx, request| {
+        handlers::api_keys::create(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<ListApiKeys>(move |ctx, request| {
+        handlers::api_keys::list(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<RevokeApiKey>(move |ctx, request| {
+        handlers::api_keys::revoke(state.clone(), ctx, request)
+    })
+    .await?;
+    app.spawn(handlers::api_keys::follow_use(
+        auth.clone(),
+        app.nats.clone(),
+        app.intake_token(),
+    ));
+    Ok(())
+}
+
+/// Roles, invitations, email verification, password reset and `rpc.auth.me`.
+async fn serve_identity(app: &mut App, auth: &Auth) -> Result<(), KitError> {
+    use herald_contracts::rpc::identity::{
+        AcceptInvitation, ChangeMemberRole, ConfirmPasswordReset, CreateInvitation, GetMe,
+        ListInvitations, RequestPasswordReset, ResendVerification, RevokeInvitation, VerifyEmail,
+    };
+    let state = auth.clone();
+    app.serve::<ChangeMemberRole>(move |ctx, request| {
+        handlers::roles::change(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<CreateInvitation>(move |ctx, request| {
+        handlers::invitations::create(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<ListInvitations>(move |ctx, request| {
+        handlers::invitations::list(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<RevokeInvitation>(move |ctx, request| {
+        handlers::invitations::revoke(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<AcceptInvitation>(move |ctx, request| {
+        handlers::invitations::accept(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<VerifyEmail>(move |ctx, request| {
+        handlers::email::verify(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<ResendVerification>(move |ctx, request| {
+        handlers::email::resend(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<GetMe>(move |ctx, request| handlers::email::me(state.clone(), ctx, request))
+        .await?;
+    let state = auth.clone();
+    app.serve::<RequestPasswordReset>(move |ctx, request| {
+        handlers::password_reset::request(state.clone(), ctx, request)
+    })
+    .await?;
+    let state = auth.clone();
+    app.serve::<ConfirmPasswordReset>(move |ctx, request| {
+        handlers::password_reset::confirm(state.clone(), ctx, request)
+    })
+    .await?;
+    app.spawn(handlers::email::prune_loop(
+        auth.db.clone(),
+        app.intake_token(),
+    ));
+    Ok(())
+}
+
 /// The audit log: the `AUDIT` stream stored, `rpc.auth.audit.list`, and the throttle's sweep.
 async fn serve_audit(app: &mut App, auth: &Auth) -> Result<(), KitError> {
     use herald_contracts::messages::audit::AUDIT_FILTER;
@@ -131,11 +230,13 @@ async fn serve_audit(app: &mut App, auth: &Auth) -> Result<(), KitError> {
     )
     .await?;
     let state = auth.clone();
-    app.serve::<ListAudit>(move |ctx, request| {
-        handlers::audit::list(state.clone(), ctx, request)
-    })
-    .await?;
+    app.serve::<ListAudit>(move |ctx, request| handlers::audit::list(state.clone(), ctx, request))
+        .await?;
     let idle = auth.login.account.window + auth.login.account.lock_max;
-    app.spawn(throttle::sweep_loop(auth.db.clone(), idle, app.intake_token()));
+    app.spawn(throttle::sweep_loop(
+        auth.db.clone(),
+        idle,
+        app.intake_token(),
+    ));
     Ok(())
 }

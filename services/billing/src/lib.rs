@@ -17,7 +17,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: "billing",
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[POSTS, BILLING],
+        streams: &[POSTS, BILLING, herald_contracts::streams::PRIVACY],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }
@@ -31,9 +31,20 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         handlers::post_published::MeterPublished,
     )
     .await?;
+    app.consume_tx(
+        ConsumerSpec::new(
+            herald_contracts::streams::PRIVACY,
+            herald_contracts::messages::privacy::erasure_consumer(handlers::erasure::SERVICE),
+            herald_contracts::messages::privacy::ERASURE_REQUESTED_FILTER,
+        ),
+        handlers::erasure::EraseBilling,
+    )
+    .await?;
     app.serve::<GetUsage>(move |ctx, request| {
         handlers::get_usage::handle(db.clone(), ctx, request)
     })
     .await?;
+    // GDPR export: this service's part, asked for by auth only.
+    handlers::privacy_export::serve(&mut app).await?;
     Ok(app)
 }

@@ -60,6 +60,9 @@ pub struct RateLimits {
     pub auth_ip: u64,
     /// `RATE_TENANT`: authenticated requests of one tenant (default 3000).
     pub tenant: u64,
+    /// `RATE_API_KEY`: requests made with one API key (default 600); they count against
+    /// their tenant's limit too.
+    pub api_key: u64,
 }
 
 impl Default for RateLimits {
@@ -69,6 +72,7 @@ impl Default for RateLimits {
             ip: 1200,
             auth_ip: 60,
             tenant: 3000,
+            api_key: 600,
         }
     }
 }
@@ -162,6 +166,7 @@ impl RateLimits {
             ip: env.optional("RATE_IP", defaults.ip)?,
             auth_ip: env.optional("RATE_AUTH_IP", defaults.auth_ip)?,
             tenant: env.optional("RATE_TENANT", defaults.tenant)?,
+            api_key: env.optional("RATE_API_KEY", defaults.api_key)?,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! the `auth-keys` KV bucket), enforces each route's role from one table, gives every request
 //! an id and a trace, and reaches the services only by NATS request/reply. It owns no tables.
 
+pub mod api_keys;
 pub mod config;
 pub mod events;
 pub mod http;
@@ -62,11 +63,22 @@ pub async fn start_with_addr(env: Env) -> Result<Gateway, KitError> {
     if !revocations.ready(std::time::Duration::from_secs(10)).await {
         tracing::warn!("revocations not loaded yet; tokens are refused until they are");
     }
+    let api_keys = Arc::new(api_keys::ApiKeyCache::new(
+        app.js.clone(),
+        app.nats.clone(),
+        app.config.stream_replicas,
+    ));
+    app.spawn(api_keys.clone().watch(app.intake_token()));
+    // Likewise: a revoked key must not pass while the bucket is still being read.
+    if !api_keys.ready(std::time::Duration::from_secs(10)).await {
+        tracing::warn!("api keys not loaded yet; keys are refused until they are");
+    }
 
     let state = http::State {
         nats: app.nats.clone(),
         rpc_timeout: app.config.rpc_timeout,
         verifier: Arc::new(Verifier::new(keys, revocations)),
+        api_keys,
         events: Arc::new(EventFeeds::new(
             app.js.clone(),
             config.sse_heartbeat,

@@ -96,6 +96,7 @@ impl Verifier {
             tenant_id: TenantId::parse(&claims.tid).map_err(|_| TokenError::Claims)?,
             user_id: UserId::parse(&claims.sub).map_err(|_| TokenError::Claims)?,
             role: Role::parse(&claims.role).ok_or(TokenError::Claims)?,
+            api_key_id: None,
         };
         let session = claims
             .sid

@@ -22,7 +22,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: "insights",
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[POSTS, INSIGHTS],
+        streams: &[POSTS, INSIGHTS, herald_contracts::streams::PRIVACY],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }
@@ -48,9 +48,20 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         },
     )
     .await?;
+    app.consume_tx(
+        ConsumerSpec::new(
+            herald_contracts::streams::PRIVACY,
+            herald_contracts::messages::privacy::erasure_consumer(handlers::erasure::SERVICE),
+            herald_contracts::messages::privacy::ERASURE_REQUESTED_FILTER,
+        ),
+        handlers::erasure::EraseInsights,
+    )
+    .await?;
     app.serve::<GetPostMetrics>(move |ctx, request| {
         handlers::get_post_metrics::handle(db.clone(), ctx, request)
     })
     .await?;
+    // GDPR export: this service's part, asked for by auth only.
+    handlers::privacy_export::serve(&mut app).await?;
     Ok(app)
 }

@@ -23,7 +23,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: "notifier",
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[IDENTITY, POSTS],
+        streams: &[IDENTITY, POSTS, herald_contracts::streams::PRIVACY],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }
@@ -37,6 +37,18 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     app.consume_tx(
         ConsumerSpec::new(IDENTITY, "notifier-recipients", USER_REGISTERED_FILTER),
         handlers::user_registered::StoreRecipient,
+    )
+    .await?;
+    app.consume_tx(
+        ConsumerSpec::new(
+            IDENTITY,
+            "notifier-identity-emails",
+            herald_contracts::messages::identity::EMAIL_REQUESTED_FILTER,
+        ),
+        handlers::email_requested::SendIdentityEmail {
+            message_id_domain: config.from_domain().to_owned(),
+            mail: mail_waker.clone(),
+        },
     )
     .await?;
     app.consume_tx(
@@ -63,6 +75,15 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         },
     )
     .await?;
+    app.consume_tx(
+        ConsumerSpec::new(
+            herald_contracts::streams::PRIVACY,
+            herald_contracts::messages::privacy::erasure_consumer(handlers::erasure::SERVICE),
+            herald_contracts::messages::privacy::ERASURE_REQUESTED_FILTER,
+        ),
+        handlers::erasure::EraseNotifier,
+    )
+    .await?;
     let list_db = db.clone();
     app.serve::<ListNotifications>(move |ctx, request| {
         handlers::list_notifications::handle(list_db.clone(), ctx, request)
@@ -76,5 +97,7 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         sweep: config.mail_sweep,
     };
     app.spawn(mailer.run(app.intake_token()));
+    // GDPR export: this service's part, asked for by auth only.
+    handlers::privacy_export::serve(&mut app).await?;
     Ok(app)
 }

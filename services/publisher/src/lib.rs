@@ -32,7 +32,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: "publisher",
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[POSTS, AUDIT],
+        streams: &[POSTS, AUDIT, herald_contracts::streams::PRIVACY],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }
@@ -115,6 +115,15 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let retry = ConsumerSpec::new(POSTS, RETRY_DURABLE, RETRY_FILTER);
     app.consume_tx(retry, handlers::retry_target::RetryTarget)
         .await?;
+    app.consume(
+        ConsumerSpec::new(
+            herald_contracts::streams::PRIVACY,
+            herald_contracts::messages::privacy::erasure_consumer(handlers::erasure::SERVICE),
+            herald_contracts::messages::privacy::ERASURE_REQUESTED_FILTER,
+        ),
+        handlers::erasure::ErasePublisher(state.clone()),
+    )
+    .await?;
     app.spawn(sweeper::run(
         state.clone(),
         sweep_every,
@@ -154,6 +163,8 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let s = state;
     app.serve::<CancelPost>(move |ctx, req| handlers::lifecycle::cancel(s.clone(), ctx, req))
         .await?;
+    // GDPR export: this service's part, asked for by auth only.
+    handlers::privacy_export::serve(&mut app).await?;
     Ok(app)
 }
 

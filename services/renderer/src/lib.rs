@@ -23,7 +23,7 @@ pub fn info() -> ServiceInfo {
     ServiceInfo {
         name: "renderer",
         version: env!("CARGO_PKG_VERSION"),
-        streams: &[RENDERS],
+        streams: &[RENDERS, herald_contracts::streams::PRIVACY],
         storage: Some((SCHEMA, || MIGRATIONS)),
     }
 }
@@ -68,6 +68,15 @@ pub async fn start(env: Env) -> Result<App, KitError> {
         handlers::render_requested::RenderDesign(state.clone()),
     )
     .await?;
+    app.consume(
+        ConsumerSpec::new(
+            herald_contracts::streams::PRIVACY,
+            herald_contracts::messages::privacy::erasure_consumer(handlers::erasure::SERVICE),
+            herald_contracts::messages::privacy::ERASURE_REQUESTED_FILTER,
+        ),
+        handlers::erasure::EraseRenderer(state.clone()),
+    )
+    .await?;
     let s = state.clone();
     app.serve::<CreateRender>(move |ctx, req| handlers::create_render::handle(s.clone(), ctx, req))
         .await?;
@@ -82,5 +91,7 @@ pub async fn start(env: Env) -> Result<App, KitError> {
     let s = state;
     app.serve::<GetAsset>(move |ctx, req| handlers::get_render::asset(s.clone(), ctx, req))
         .await?;
+    // GDPR export: this service's part, asked for by auth only.
+    handlers::privacy_export::serve(&mut app).await?;
     Ok(app)
 }

@@ -46,6 +46,7 @@ fn request_reply<R: Rpc>() -> [SchemaFile; 2] {
 pub fn all() -> Vec<SchemaFile> {
     let mut files = vec![
         message::<UserRegistered>(),
+        message::<crate::messages::identity::EmailRequested>(),
         message::<crate::messages::AuditEvent>(),
         message::<CollectMetrics>(),
         message::<PostDue>(),
@@ -59,6 +60,10 @@ pub fn all() -> Vec<SchemaFile> {
         message::<RenderRequested>(),
         message::<RenderCompleted>(),
         message::<RenderFailed>(),
+        message::<crate::messages::export::ExportRequested>(),
+        message::<rpc::api_keys::ApiKeyUsed>(),
+        message::<crate::messages::privacy::ErasureRequested>(),
+        message::<crate::messages::privacy::ErasureConfirmed>(),
     ];
     files.extend(request_reply::<rpc::auth::Register>());
     files.extend(request_reply::<rpc::auth::Login>());
@@ -70,6 +75,19 @@ pub fn all() -> Vec<SchemaFile> {
     files.extend(request_reply::<rpc::auth::RemoveMember>());
     files.extend(request_reply::<rpc::auth::ListMembers>());
     files.extend(request_reply::<rpc::auth::RotateKeys>());
+    files.extend(request_reply::<rpc::identity::ChangeMemberRole>());
+    files.extend(request_reply::<rpc::identity::CreateInvitation>());
+    files.extend(request_reply::<rpc::identity::ListInvitations>());
+    files.extend(request_reply::<rpc::identity::RevokeInvitation>());
+    files.extend(request_reply::<rpc::identity::AcceptInvitation>());
+    files.extend(request_reply::<rpc::identity::VerifyEmail>());
+    files.extend(request_reply::<rpc::identity::ResendVerification>());
+    files.extend(request_reply::<rpc::identity::RequestPasswordReset>());
+    files.extend(request_reply::<rpc::identity::ConfirmPasswordReset>());
+    files.extend(request_reply::<rpc::identity::GetMe>());
+    files.extend(request_reply::<rpc::api_keys::CreateApiKey>());
+    files.extend(request_reply::<rpc::api_keys::ListApiKeys>());
+    files.extend(request_reply::<rpc::api_keys::RevokeApiKey>());
     files.extend(request_reply::<rpc::publisher::ConnectAccount>());
     files.extend(request_reply::<rpc::publisher::CreatePost>());
     files.extend(request_reply::<rpc::publisher::GetPost>());
@@ -86,6 +104,17 @@ pub fn all() -> Vec<SchemaFile> {
     files.extend(request_reply::<rpc::billing::GetUsage>());
     files.extend(request_reply::<rpc::notifier::ListNotifications>());
     files.extend(request_reply::<rpc::insights::GetPostMetrics>());
+    files.extend(request_reply::<rpc::privacy::RequestExport>());
+    files.extend(request_reply::<rpc::privacy::GetExport>());
+    files.extend(request_reply::<rpc::privacy::GetArchiveChunk>());
+    files.extend(request_reply::<rpc::privacy::PublisherExport>());
+    files.extend(request_reply::<rpc::privacy::RendererExport>());
+    files.extend(request_reply::<rpc::privacy::InsightsExport>());
+    files.extend(request_reply::<rpc::privacy::BillingExport>());
+    files.extend(request_reply::<rpc::privacy::NotifierExport>());
+    files.extend(request_reply::<rpc::erasure::EraseMe>());
+    files.extend(request_reply::<rpc::erasure::EraseTenant>());
+    files.extend(request_reply::<rpc::erasure::GetErasure>());
     files
 }
 

@@ -10,6 +10,7 @@ pub const BILLING: &str = "BILLING";
 pub const IDENTITY: &str = "IDENTITY";
 pub const NOTIFY: &str = "NOTIFY";
 pub const AUDIT: &str = "AUDIT";
+pub const PRIVACY: &str = "PRIVACY";
 pub const ADVISORIES: &str = "ADVISORIES";
 pub const DLQ: &str = "DLQ";
 
@@ -86,6 +87,16 @@ pub const STREAM_DEFS: &[StreamDef] = &[
         allow_msg_schedules: false,
         append_only: true,
         max_age: Duration::ZERO,
+    },
+    StreamDef {
+        name: PRIVACY,
+        subjects: &["privacy.>"],
+        description: "GDPR erasure: per-tenant erasure requests and each service's confirmation",
+        allow_msg_schedules: false,
+        append_only: false,
+        // Long enough for a service that is down for days to erase when it is back; the
+        // messages carry ids only (tenant, user, erasure), never personal content.
+        max_age: Duration::from_secs(30 * DAY),
     },
     StreamDef {
         name: ADVISORIES,

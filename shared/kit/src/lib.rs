@@ -16,6 +16,7 @@ pub mod http;
 pub mod nats;
 pub mod ops;
 pub mod outbox;
+pub mod privacy_export;
 pub mod rpc;
 pub mod telemetry;
 pub mod tenancy;

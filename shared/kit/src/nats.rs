@@ -26,7 +26,9 @@ pub fn connect_options(nats: &NatsConnect) -> async_nats::ConnectOptions {
         NatsAuth::None => async_nats::ConnectOptions::new(),
         NatsAuth::UserPassword { user, password } => async_nats::ConnectOptions::new()
             .user_and_password(user.clone(), password.expose().to_owned()),
-        NatsAuth::Token(token) => async_nats::ConnectOptions::new().token(token.expose().to_owned()),
+        NatsAuth::Token(token) => {
+            async_nats::ConnectOptions::new().token(token.expose().to_owned())
+        }
     };
     match &nats.ca_file {
         Some(ca) => options.add_root_certificates(ca.clone()).require_tls(true),

@@ -51,9 +51,37 @@ impl Scope {
 }
 
 /// One statement that acts for `tenant` until the end of the current transaction (a unit of
-/// group commit: several tenants' units share one transaction, each with its own tenant).
+/// group commit: several tenants' units share one transaction, each with its own tenant), and
+/// holds the tenant's erasure lock shared until then: an erasure of the tenant (which takes it
+/// exclusively, [`erasure_lock_sql`]) waits for the unit to commit and then deletes what it
+/// wrote, and a unit that starts after the erasure waits for it and then sees the tenant
+/// erased (`kit_erased_tenants`), so no write of a transactional consumer outlives an erasure.
 pub(crate) fn transaction_tenant_sql(tenant: TenantId) -> String {
-    format!("SELECT set_config('{TENANT_SETTING}', '{tenant}', true)")
+    format!(
+        "SELECT set_config('{TENANT_SETTING}', '{tenant}', true), pg_advisory_xact_lock_shared({})",
+        erasure_lock_key(tenant)
+    )
+}
+
+/// The advisory lock key of `tenant`'s erasure.
+fn erasure_lock_key(tenant: TenantId) -> String {
+    format!("hashtextextended('herald.tenant.{tenant}', 0)")
+}
+
+/// Takes `tenant`'s erasure lock exclusively until the end of the transaction (the erasure
+/// handlers, before they delete): every group-commit unit of the tenant in flight commits
+/// first.
+pub(crate) fn erasure_lock_sql(tenant: TenantId) -> String {
+    format!("SELECT pg_advisory_xact_lock({})", erasure_lock_key(tenant))
+}
+
+/// Takes `tenant`'s erasure lock shared until the end of the transaction (what each unit of
+/// group commit does; for handlers that run their own transaction).
+pub(crate) fn erasure_lock_shared_sql(tenant: TenantId) -> String {
+    format!(
+        "SELECT pg_advisory_xact_lock_shared({})",
+        erasure_lock_key(tenant)
+    )
 }
 
 /// Creates the service role if it does not exist (CREATE ROLE is cluster-global and several

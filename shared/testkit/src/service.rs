@@ -44,6 +44,7 @@ pub fn identity(tenant: TenantId, role: Role) -> Identity {
         tenant_id: tenant,
         user_id: herald_contracts::UserId::new(),
         role,
+        api_key_id: None,
     }
 }
 

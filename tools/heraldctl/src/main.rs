@@ -6,6 +6,7 @@
 mod bench;
 mod chaos;
 mod dlq;
+mod erasures;
 mod keys;
 mod migrate;
 mod schemas;
@@ -47,6 +48,8 @@ enum Command {
     Chaos(chaos::Args),
     /// Signing keys: `keys rotate` starts signing with a new key, keeping the old verifiable
     Keys(keys::Args),
+    /// The status of a GDPR erasure by its id (exit 0 complete, 3 pending)
+    Erasures(erasures::Args),
     /// Measure the fleet: `bench publish` prints throughput and lateness next to a raw
     /// JetStream baseline
     Bench(bench::Args),
@@ -64,6 +67,7 @@ async fn main() -> ExitCode {
         Command::Chaos(args) => chaos::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Erasures(args) => erasures::run(args).await,
     };
     result.unwrap_or_else(|error| {
         eprintln!("heraldctl: {error:#}");

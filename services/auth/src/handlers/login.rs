@@ -81,21 +81,39 @@ pub async fn handle(
         }
     };
 
-    let mut conn = auth.db.conn().await.map_err(unavailable)?;
-    let Some((tenant, role)) = identity::login_membership(&mut conn, user)
-        .await
+    let membership = {
+        // Before sign-in there is no tenant to scope the look-up to: that is what it finds.
+        let mut conn = auth
+            .db
+            .system("login: the membership a user lands in")
+            .await
+            .map_err(unavailable)?;
+        match request.tenant_id {
+            Some(tenant) => identity::membership_role(&mut conn, tenant, user)
+                .await
+                .map(|role| role.map(|role| (tenant, role))),
+            None => identity::login_membership(&mut conn, user).await,
+        }
         .map_err(|e| internal("finding the membership", e))?
-    else {
-        tracing::warn!(user.id = %user, "login refused: user has no membership");
+    };
+    let Some((tenant, role)) = membership else {
+        tracing::warn!(user.id = %user, tenant_chosen = request.tenant_id.is_some(), "login refused: no such membership");
         attempt
             .failed(&auth.db, &auth.outbox, "no membership")
             .await?;
         return Err(RpcError::new(
             ErrorCode::Forbidden,
-            "this account is not a member of any tenant",
+            if request.tenant_id.is_some() {
+                "this account is not a member of that tenant"
+            } else {
+                "this account is not a member of any tenant"
+            },
         ));
     };
-    let now = Utc::now();
+    let mut conn = auth.db.tenant(tenant).await.map_err(unavailable)?;
+    let now = super::refresh::issue_at(&mut conn, tenant, user, Utc::now())
+        .await
+        .map_err(|e| internal("reading revocations", e))?;
     // The session id (`sid`) is the refresh family: ending the family ends its access tokens.
     let family = uuid::Uuid::now_v7();
     let claims = TokenIssuer::session_claims(user, tenant, role, family, now);

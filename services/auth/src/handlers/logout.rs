@@ -10,6 +10,7 @@ use crate::repo::tokens;
 use crate::revocations::{self, Entry};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
+use herald_contracts::messages::audit::{Actor, AuditEvent, Outcome, actions};
 use herald_contracts::rpc::RpcError;
 use herald_contracts::rpc::auth::{Done, LogoutRequest, NoParams, user_revocation_key};
 use herald_kit::RpcCtx;
@@ -37,7 +38,7 @@ pub async fn handle(auth: Auth, ctx: RpcCtx, request: LogoutRequest) -> Result<D
 
 pub async fn handle_all(auth: Auth, ctx: RpcCtx, _request: NoParams) -> Result<Done, RpcError> {
     let identity = ctx.identity()?;
-    let user = identity.user_id;
+    let (tenant, user) = (identity.tenant_id, identity.user_id);
     let now = revocations::now();
     // A user's sessions span every tenant they belong to.
     let mut conn = auth
@@ -49,12 +50,25 @@ pub async fn handle_all(auth: Auth, ctx: RpcCtx, _request: NoParams) -> Result<D
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let entries = end_every_session(conn, user, now).await?;
             revocations::record(conn, &entries).await?;
+            // Recorded in the tenant the caller acted from.
+            let event = AuditEvent::new(
+                actions::LOGGED_OUT_EVERYWHERE,
+                Actor::User { id: user },
+                Outcome::Success,
+                &ctx.request_id,
+            )
+            .target("user", user)
+            .reason(format!(
+                "{} sessions ended",
+                entries.len().saturating_sub(1)
+            ));
+            herald_kit::audit::record(conn, tenant, event).await?;
             Ok(entries)
         })
         .await
         .map_err(|e| internal("ending every session", e))?;
+    auth.outbox.wake();
     auth.revocations.publish(&entries).await?;
-    // audit: logout-all (user, tenant of the caller).
     tracing::info!(user.id = %user, sessions = entries.len() - 1, "logged out everywhere");
     Ok(Done {})
 }

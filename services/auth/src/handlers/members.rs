@@ -1,20 +1,24 @@
 //! `rpc.auth.members.list` and `rpc.auth.members.remove`: a tenant's members, and removing
 //! one. Removal deletes the membership, revokes the member's refresh families in this tenant
 //! and puts `member.<tenant>.<user>` (their tokens for this tenant issued before this second
-//! are refused) plus each family's `sid`. The owner cannot be removed; a user who is not a
-//! member of the caller's tenant is "not found", whatever other tenant they belong to.
+//! are refused) plus each family's `sid`, and revokes the API keys the member created; it is
+//! audited (`member.removed`). Only an owner removes an owner (403) and the last owner stays
+//! (409); a user who is not a member of the caller's tenant is "not found", whatever other
+//! tenant they belong to.
 
 use super::{Auth, internal, unavailable};
 use crate::repo::{identity, tokens};
 use crate::revocations::{self, Entry};
 use diesel_async::AsyncConnection;
+use herald_contracts::messages::audit::{Actor, AuditEvent, Outcome, actions};
 use herald_contracts::rpc::auth::{
     Done, Member, MemberList, NoParams, RemoveMemberRequest, membership_revocation_key,
 };
 use herald_contracts::rpc::{ErrorCode, Role, RpcError};
 use herald_kit::RpcCtx;
 
-pub const OWNER_NOT_REMOVABLE: &str = "the tenant's owner cannot be removed";
+pub const OWNER_NOT_REMOVABLE: &str = "only an owner removes an owner";
+pub const LAST_OWNER_NOT_REMOVABLE: &str = "the tenant's last owner cannot be removed";
 pub const NOT_A_MEMBER: &str = "no such member";
 
 pub async fn list(auth: Auth, ctx: RpcCtx, _request: NoParams) -> Result<MemberList, RpcError> {
@@ -40,8 +44,12 @@ enum Removal {
     /// Not a member; `Some` if they were removed recently (a retry after `Unavailable`):
     /// their entry is put again, so a lost write heals without waiting for a restart.
     NotFound(Option<Entry>),
+    /// An owner, and the caller is not one (403).
     Owner,
-    Removed(Vec<Entry>),
+    /// The tenant's only owner (409).
+    LastOwner,
+    /// The revocations to put, and the API keys the member created (revoked with them).
+    Removed(Vec<Entry>, Vec<uuid::Uuid>),
 }
 
 pub async fn remove(
@@ -60,6 +68,8 @@ pub async fn remove(
     let mut conn = auth.db.tenant(tenant).await.map_err(unavailable)?;
     let removal = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
+            // Owners first, in the order `roles::change` takes them: the last owner stays.
+            let owners = identity::lock_owners(conn, tenant).await?;
             match identity::lock_membership(conn, tenant, member).await? {
                 None => {
                     let key = membership_revocation_key(&tenant, &member);
@@ -69,7 +79,10 @@ pub async fn remove(
                         recent.map(|revoked_at| Entry { key, revoked_at }),
                     ));
                 }
-                Some(Role::Owner) => return Ok(Removal::Owner),
+                Some(Role::Owner) if identity.role != Role::Owner => {
+                    return Ok(Removal::Owner);
+                }
+                Some(Role::Owner) if owners.len() <= 1 => return Ok(Removal::LastOwner),
                 Some(_) => {}
             }
             identity::delete_membership(conn, tenant, member).await?;
@@ -80,7 +93,31 @@ pub async fn remove(
                 revoked_at: now,
             });
             revocations::record(conn, &entries).await?;
-            Ok(Removal::Removed(entries))
+            // Keys the member created stop working with them.
+            let actor = herald_contracts::messages::audit::Actor::User {
+                id: identity.user_id,
+            };
+            let keys = super::api_keys::revoke_created_by(
+                conn,
+                tenant,
+                member,
+                actor,
+                &ctx.request_id,
+                now,
+                "its creator left the tenant",
+            )
+            .await?;
+            let event = AuditEvent::new(
+                actions::MEMBER_REMOVED,
+                Actor::User {
+                    id: identity.user_id,
+                },
+                Outcome::Success,
+                &ctx.request_id,
+            )
+            .target("user", member);
+            herald_kit::audit::record(conn, tenant, event).await?;
+            Ok(Removal::Removed(entries, keys))
         })
         .await
         .map_err(|e| internal("removing the member", e))?;
@@ -92,9 +129,11 @@ pub async fn remove(
             Err(RpcError::not_found(NOT_A_MEMBER))
         }
         Removal::Owner => Err(RpcError::new(ErrorCode::Forbidden, OWNER_NOT_REMOVABLE)),
-        Removal::Removed(entries) => {
+        Removal::LastOwner => Err(RpcError::new(ErrorCode::Conflict, LAST_OWNER_NOT_REMOVABLE)),
+        Removal::Removed(entries, keys) => {
+            auth.outbox.wake();
             auth.revocations.publish(&entries).await?;
-            // audit: member removed (tenant, actor = identity.user_id, member).
+            auth.api_keys.delete(&keys).await?;
             tracing::info!(tenant.id = %tenant, user.id = %identity.user_id, member.id = %member, "member removed");
             Ok(Done {})
         }

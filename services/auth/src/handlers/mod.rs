@@ -1,12 +1,18 @@
 //! One module per request; `Auth` is what every handler shares.
 
+pub mod api_keys;
 pub mod audit;
+pub mod email;
+pub mod exports;
+pub mod invitations;
 pub mod login;
 pub mod logout;
 pub mod members;
 pub mod password;
+pub mod password_reset;
 pub mod refresh;
 pub mod register;
+pub mod roles;
 
 use crate::passwords::Passwords;
 use crate::revocations::Revocations;
@@ -25,8 +31,12 @@ pub struct Auth {
     pub tokens: Arc<TokenIssuer>,
     /// The `auth-revocations` bucket every gateway watches.
     pub revocations: Arc<Revocations>,
+    /// The `auth-api-keys` bucket of active API keys every gateway watches.
+    pub api_keys: Arc<crate::api_keys::ApiKeyBucket>,
     /// Login throttling and lockout (`HERALD_AUTH_LOGIN_*`).
     pub login: crate::throttle::login::LoginPolicy,
+    /// Emailed tokens: links, lifetimes, reset throttling (`HERALD_AUTH_*`).
+    pub identity: crate::identity::IdentityPolicy,
 }
 
 /// An internal failure: the kit logs `context: cause` once and the caller sees only

@@ -6,9 +6,10 @@
 use super::refresh::{Session, store_refresh_token, token_response};
 use super::{Auth, internal, logout, unavailable};
 use crate::domain::{Password, password};
-use crate::repo::identity;
+use crate::repo::{identity, user_tokens};
 use crate::revocations;
 use diesel_async::AsyncConnection;
+use herald_contracts::messages::audit::{Actor, AuditEvent, Outcome, actions};
 use herald_contracts::rpc::auth::{ChangePasswordRequest, TokenResponse};
 use herald_contracts::rpc::{ErrorCode, RpcError};
 use herald_kit::RpcCtx;
@@ -63,6 +64,16 @@ pub async fn handle(
             identity::update_password(conn, user, &new_hash).await?;
             let entries = logout::end_every_session(conn, user, now).await?;
             revocations::record(conn, &entries).await?;
+            // A reset link still in someone's mailbox must not work after this.
+            user_tokens::consume_all(conn, user, user_tokens::Purpose::PasswordReset).await?;
+            let event = AuditEvent::new(
+                actions::PASSWORD_CHANGED,
+                Actor::User { id: user },
+                Outcome::Success,
+                &ctx.request_id,
+            )
+            .target("user", user);
+            herald_kit::audit::record(conn, tenant, event).await?;
             let role = identity::membership_role(conn, tenant, user).await?;
             let session = role.map(|role| Session {
                 tenant,
@@ -78,8 +89,8 @@ pub async fn handle(
         })
         .await
         .map_err(|e| internal("changing the password", e))?;
+    auth.outbox.wake();
     auth.revocations.publish(&entries).await?;
-    // audit: password changed (user, tenant; every session ended).
     tracing::info!(user.id = %user, tenant.id = %tenant, "password changed; every session ended");
     match (session, refresh) {
         (Some(session), Some(refresh)) => token_response(&auth, &session, refresh, now),

@@ -16,6 +16,7 @@ use crate::tokens::{
 };
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use herald_contracts::messages::audit::{Actor, AuditEvent, Outcome as AuditOutcome, actions};
 use herald_contracts::rpc::auth::{RefreshRequest, TokenResponse};
 use herald_contracts::rpc::{ErrorCode, Role, RpcError};
 use herald_contracts::{TenantId, UserId};
@@ -32,7 +33,23 @@ enum Outcome {
     Expired,
     /// Reuse, or the user left the tenant: the family is revoked.
     FamilyRevoked(Vec<Entry>, &'static str),
-    Rotated(Session, RefreshToken),
+    /// The new token, and the time the access token is issued at.
+    Rotated(Session, RefreshToken, DateTime<Utc>),
+}
+
+/// When an access token for `user` in `tenant` is issued: now, or the second a role change
+/// took effect if that is later (`roles::change` puts `member.<tenant>.<user>` with the next
+/// whole second, so a token minted in the rest of the second, with the new role, is not
+/// refused with the old ones). At most a second ahead; gateways allow clock leeway.
+pub async fn issue_at(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<DateTime<Utc>> {
+    let key = herald_contracts::rpc::auth::membership_revocation_key(&tenant, &user);
+    let revoked = tokens::revocation(conn, &key, now - revocations::retention()).await?;
+    Ok(revoked.map_or(now, |revoked_at| revoked_at.max(now)))
 }
 
 /// Whose session a token belongs to.
@@ -94,7 +111,7 @@ pub fn token_response(
 
 pub async fn handle(
     auth: Auth,
-    _ctx: RpcCtx,
+    ctx: RpcCtx,
     request: RefreshRequest,
 ) -> Result<TokenResponse, RpcError> {
     let hash = refresh_token_hash(&request.refresh_token);
@@ -113,10 +130,22 @@ pub async fn handle(
             };
             let tenant = TenantId::from_uuid(stored.tenant);
             let user = UserId::from_uuid(stored.user);
-            let revoke = async |conn: &mut AsyncPgConnection, reason| {
+            let revoke = async |conn: &mut AsyncPgConnection, reason: &'static str| {
                 tokens::revoke_family(conn, tenant, stored.family, now).await?;
                 let entries = revocations::sessions(&[stored.family], now);
                 revocations::record(conn, &entries).await?;
+                // Auth decided it (the presenter may be a thief): the actor is the service.
+                let event = AuditEvent::new(
+                    actions::TOKEN_FAMILY_REVOKED,
+                    Actor::System {
+                        service: crate::SERVICE.to_owned(),
+                    },
+                    AuditOutcome::Success,
+                    &ctx.request_id,
+                )
+                .target("session", stored.family)
+                .reason(format!("{reason} (user {user})"));
+                herald_kit::audit::record(conn, tenant, event).await?;
                 Ok::<_, diesel::result::Error>(Outcome::FamilyRevoked(entries, reason))
             };
             if stored.used_at.is_some() || stored.revoked_at.is_some() {
@@ -136,7 +165,8 @@ pub async fn handle(
                 family: stored.family,
             };
             let refresh = store_refresh_token(conn, &session, now).await?;
-            Ok(Outcome::Rotated(session, refresh))
+            let issued = issue_at(conn, tenant, user, now).await?;
+            Ok(Outcome::Rotated(session, refresh, issued))
         })
         .await
         .map_err(|e| internal("rotating the refresh token", e))?;
@@ -150,14 +180,14 @@ pub async fn handle(
             Err(invalid())
         }
         Outcome::FamilyRevoked(entries, reason) => {
-            // audit: token family revoked (reason, family, tenant, user).
+            auth.outbox.wake();
             tracing::warn!(session.revoked = %entries[0].key, reason, "refresh token family revoked");
             auth.revocations.publish(&entries).await?;
             Err(invalid())
         }
-        Outcome::Rotated(session, refresh) => {
+        Outcome::Rotated(session, refresh, issued) => {
             tracing::info!(user.id = %session.user, tenant.id = %session.tenant, "refresh token rotated");
-            token_response(&auth, &session, refresh, now)
+            token_response(&auth, &session, refresh, issued)
         }
     }
 }

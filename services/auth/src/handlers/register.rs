@@ -1,5 +1,6 @@
 //! `rpc.auth.register`: a new tenant and its owner. The tenant, the user, the owner
-//! membership and the `identity.user-registered` message commit in one transaction.
+//! membership, the `identity.user-registered` message and the verification email
+//! (`identity.email-requested`) commit in one transaction.
 
 use super::{Auth, internal, unavailable};
 use crate::domain::{Email, Password, TenantName};
@@ -56,13 +57,19 @@ pub async fn handle(
             role: Role::Owner,
         },
     );
-    let mut conn = auth.db.conn().await.map_err(unavailable)?;
+    let now = chrono::Utc::now();
+    let verification = super::email::VerificationEmail::new(&auth, user, &email, now);
+    let mut conn = auth.db.tenant(tenant).await.map_err(unavailable)?;
     let committed = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             identity::insert_tenant(conn, tenant, &tenant_name).await?;
             identity::insert_user(conn, user, &email, &password_hash).await?;
             identity::insert_membership(conn, tenant, user, Role::Owner).await?;
             outbox::enqueue(conn, &[Outgoing::message(&envelope)]).await?;
+            // The address is confirmed by the link this sends.
+            verification
+                .store(conn, tenant, &auth.identity, &ctx.request_id)
+                .await?;
             Ok(())
         })
         .await;

@@ -36,7 +36,7 @@ pub struct KeyRing {
 /// signing with it; the others follow through their watch.
 pub async fn handle(
     ring: KeyRing,
-    _ctx: RpcCtx,
+    ctx: RpcCtx,
     _request: NoParams,
 ) -> Result<RotateKeysResponse, RpcError> {
     let (key, _retired) = rotate_signing_key(&ring.db, &ring.master)
@@ -48,7 +48,16 @@ pub async fn handle(
         .await
         .map_err(failed)?;
     ring.tokens.replace(key);
-    tracing::info!(key.kid = %kid, keys.published = published.len(), "now signing with the new key");
+    // An operator action on the whole fleet, of no tenant: not an event of the per-tenant
+    // `AUDIT` stream (tenant admins read that one). Its durable record is `signing_keys`
+    // (`created_at`, `retired_at` of every key); this line is the operator's audit trail.
+    tracing::warn!(
+        audit.action = "auth.signing_key_rotated",
+        key.kid = %kid,
+        keys.published = published.len(),
+        request_id = %ctx.request_id,
+        "signing key rotated; now signing with the new key"
+    );
     Ok(RotateKeysResponse { kid, published })
 }
 

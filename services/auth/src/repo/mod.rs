@@ -3,9 +3,12 @@
 //! (memberships, refresh tokens) is written and read with a `TenantId`. Signing keys belong
 //! to the service, not to a tenant.
 
+pub mod api_keys;
 pub mod identity;
+pub mod invitations;
 pub mod keys;
 pub mod tokens;
+pub mod user_tokens;
 
 diesel::table! {
     tenants (id) {
@@ -21,6 +24,7 @@ diesel::table! {
         email -> Text,
         password_hash -> Text,
         created_at -> Timestamptz,
+        email_verified_at -> Nullable<Timestamptz>,
     }
 }
 

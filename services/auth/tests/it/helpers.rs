@@ -121,6 +121,7 @@ impl TestAuth {
                 email: email.into(),
                 password: password.into(),
                 client_ip: None,
+                tenant_id: None,
             },
             TIMEOUT,
         )
@@ -203,6 +204,7 @@ pub fn identity_of(access_token: &str) -> herald_contracts::rpc::Identity {
         tenant_id: claims.tid.parse().expect("tenant id"),
         user_id: claims.sub.parse().expect("user id"),
         role: herald_contracts::rpc::Role::parse(&claims.role).expect("role"),
+        api_key_id: None,
     }
 }
 

@@ -2,12 +2,18 @@
 //! endpoints, the IDENTITY stream and the `auth-keys` bucket have fixed names) and its own
 //! database.
 
+mod api_keys;
 mod audit;
+mod audit_actions;
 mod config;
+mod erasure;
+mod exports;
 mod helpers;
+mod identity;
 mod login;
 mod process;
 mod register;
+mod rls;
 mod rotation;
 mod sessions;
 mod signing_keys;

@@ -347,14 +347,14 @@ async fn removing_a_member_ends_their_sessions_in_the_tenant() {
     let remove = |identity: &herald_contracts::rpc::Identity, user_id| {
         auth.call::<RemoveMember>(Some(identity.clone()), RemoveMemberRequest { user_id })
     };
-    // An editor may not remove; nobody removes the owner; another tenant's user is not found.
+    // An editor may not remove; the last owner stays; another tenant's user is not found.
     assert_eq!(
         remove(&bob_identity, owner.user_id).await.unwrap_err().code,
         ErrorCode::Forbidden
     );
     assert_eq!(
         remove(&owner, owner.user_id).await.unwrap_err().code,
-        ErrorCode::Forbidden
+        ErrorCode::Conflict
     );
     assert_eq!(
         remove(&owner, eve.user_id).await.unwrap_err().code,

@@ -54,6 +54,7 @@ pub async fn login_from(
             email: email.into(),
             password: password.into(),
             client_ip: ip.map(str::to_owned),
+            tenant_id: None,
         },
         TIMEOUT,
     )

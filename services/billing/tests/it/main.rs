@@ -1,6 +1,7 @@
 //! billing's integration tests: usage is metered exactly once whatever the delivery does.
 
 mod inbox;
+mod privacy_export;
 mod process;
 mod rls;
 

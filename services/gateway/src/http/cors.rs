@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 
 /// Request headers a browser may send cross-origin.
-const ALLOW_HEADERS: &str = "authorization, content-type, x-request-id, last-event-id";
+const ALLOW_HEADERS: &str = "authorization, x-api-key, content-type, x-request-id, last-event-id";
 /// Response headers a browser script may read.
 const EXPOSE_HEADERS: &str =
     "x-request-id, location, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset";

@@ -10,7 +10,7 @@ use super::client_ip::ClientIp;
 use super::cors::{self, Cors, CorsDecision};
 use super::error::{ApiError, ErrorBody};
 use super::headers::{set_quota_headers, set_security_headers};
-use super::policy::{self, Access, Decision, paths};
+use super::policy::{self, Access, Decision, KeyAccess, paths};
 use super::ratelimit::{Outcome, Quota};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Where an API key may be sent instead of `Authorization: Bearer hk_...`.
+pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
 /// The route label for requests no route matched (keeps metric label cardinality bounded).
@@ -79,24 +81,76 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The credential a request carries.
+#[derive(Debug, PartialEq, Eq)]
+enum Credential<'a> {
+    /// An access token (a session's).
+    Token(&'a str),
+    /// An API key, from `X-Api-Key` or as a bearer token starting `hk_`.
+    ApiKey(&'a str),
+}
+
+/// The request's one credential; `None` for none, or for two (a key and a token: ambiguous).
+fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
+    let key = match headers.get(&API_KEY) {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())?,
+        ),
+        None => None,
+    };
+    match (key, bearer_token(headers)) {
+        (Some(_), Some(_)) => None,
+        (Some(key), None) => Some(Credential::ApiKey(key)),
+        (None, Some(token)) if crate::api_keys::is_api_key(token) => {
+            Some(Credential::ApiKey(token))
+        }
+        (None, Some(token)) => Some(Credential::Token(token)),
+        (None, None) => None,
+    }
+}
+
 /// Applies the route table; returns the verified caller on routes that need one.
 async fn admit(req: &ServiceRequest, route: Option<&str>) -> Result<Option<Identity>, ApiError> {
     // No route matched: the router's default service answers 404.
     let Some(route) = route else { return Ok(None) };
-    let required = match policy::decide(req.method(), route) {
+    let (required, keys) = match policy::decide(req.method(), route) {
         Decision::Allowed(Access::Public) => return Ok(None),
-        Decision::Allowed(Access::AtLeast(role)) => role,
+        Decision::Allowed(Access::Protected { role, keys }) => (role, keys),
         Decision::MethodNotAllowed(allow) => return Err(ApiError::method_not_allowed(&allow)),
         Decision::Undeclared => {
             tracing::error!(http.route = %route, "route missing from the policy table; refused");
             return Err(ApiError::not_found());
         }
     };
-    let token = bearer_token(req.headers()).ok_or_else(ApiError::unauthenticated)?;
+    let credential = credential(req.headers()).ok_or_else(ApiError::unauthenticated)?;
     let state = req.app_data::<web::Data<State>>().ok_or_else(|| {
         tracing::error!("gateway state missing");
         ApiError::internal()
     })?;
+    let token = match credential {
+        Credential::Token(token) => token,
+        Credential::ApiKey(key) => {
+            // Authenticated first (a bad key is 401 wherever it is sent), then the route's scope.
+            let verified = state.api_keys.verify(key).await.map_err(|error| {
+                tracing::debug!(reason = %error, "api key refused");
+                ApiError::invalid_token()
+            })?;
+            let allowed = match keys {
+                KeyAccess::SessionOnly => false,
+                KeyAccess::Scope(scope) => {
+                    verified.scopes.contains(&scope) && verified.identity.role.at_least(required)
+                }
+            };
+            if !allowed {
+                return Err(ApiError::forbidden());
+            }
+            return Ok(Some(verified.identity));
+        }
+    };
     let identity = state.verifier.verify(token).await.map_err(|error| {
         tracing::debug!(reason = %error, "token refused");
         ApiError::invalid_token()
@@ -211,8 +265,14 @@ async fn handle(
     };
     if let Some(identity) = identity {
         let outcome = state.limiter.charge_tenant(identity.tenant_id).await;
+        let key = identity.api_key_id;
         req.extensions_mut().insert(identity);
         if let Err(error) = rate_check(outcome, notes) {
+            return Ok(req.into_response(error.error_response()));
+        }
+        if let Some(key) = key
+            && let Err(error) = rate_check(state.limiter.charge_api_key(key).await, notes)
+        {
             return Ok(req.into_response(error.error_response()));
         }
     }

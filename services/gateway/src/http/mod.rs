@@ -34,6 +34,8 @@ pub struct State {
     pub nats: async_nats::Client,
     pub rpc_timeout: Duration,
     pub verifier: Arc<Verifier>,
+    /// The active API keys, mirrored from auth's `auth-api-keys` bucket.
+    pub api_keys: Arc<crate::api_keys::ApiKeyCache>,
     /// The tenant event streams (`GET /v1/events`) and their per-replica limit.
     pub events: Arc<EventFeeds>,
     /// The per-IP and per-tenant rate limits, shared with the other replicas.

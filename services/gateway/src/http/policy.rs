@@ -1,9 +1,12 @@
-//! Who may call what: every route, its method and the role it needs, in one table. The edge
-//! middleware enforces it before any handler runs, and it is default-deny: a route the router
-//! knows but this table does not is refused, and a method the table does not list is 405.
+//! Who may call what: every route, its method, the role a session needs and the scope an API
+//! key needs (or that keys may not call it), in one table. The edge middleware enforces it
+//! before any handler runs, and it is default-deny: a route the router knows but this table
+//! does not is refused, a method the table does not list is 405, and a route cannot be
+//! declared without saying what API keys may do.
 
 use actix_web::http::Method;
 use herald_contracts::rpc::Role;
+use herald_contracts::rpc::api_keys::Scope;
 
 /// Route paths, shared by the router (`routes/`) and this table so they cannot drift apart.
 pub mod paths {
@@ -13,8 +16,28 @@ pub mod paths {
     pub const LOGOUT: &str = "/v1/auth/logout";
     pub const LOGOUT_ALL: &str = "/v1/auth/logout-all";
     pub const ME_PASSWORD: &str = "/v1/me/password";
+    /// GDPR export: start one (202), read its status, download its archive.
+    pub const ME_EXPORT: &str = "/v1/me/export";
+    pub const EXPORT: &str = "/v1/exports/{id}";
+    pub const EXPORT_ARCHIVE: &str = "/v1/exports/{id}/archive";
+    /// Who the caller is (session), and the account flows of `routes/account.rs`.
+    pub const ME: &str = "/v1/me";
+    /// GDPR erasure: of the caller (`DELETE /v1/me`), of the caller's tenant (owners), and
+    /// its status, read with the erasure id alone (the caller's tokens are revoked by then).
+    pub const TENANT: &str = "/v1/tenant";
+    pub const ERASURE: &str = "/v1/erasures/{id}";
+    pub const VERIFY_EMAIL: &str = "/v1/auth/verify-email";
+    pub const VERIFY_EMAIL_RESEND: &str = "/v1/auth/verify-email/resend";
+    pub const PASSWORD_RESET: &str = "/v1/auth/password-reset";
+    pub const PASSWORD_RESET_CONFIRM: &str = "/v1/auth/password-reset/confirm";
+    /// Invitations to the caller's tenant (admins); accepting one is public (the emailed token).
+    pub const INVITATIONS: &str = "/v1/invitations";
+    pub const INVITATION: &str = "/v1/invitations/{id}";
+    pub const INVITATION_ACCEPT: &str = "/v1/invitations/accept";
     pub const MEMBERS: &str = "/v1/members";
     pub const MEMBER: &str = "/v1/members/{user_id}";
+    pub const API_KEYS: &str = "/v1/api-keys";
+    pub const API_KEY: &str = "/v1/api-keys/{id}";
     pub const ACCOUNTS: &str = "/v1/accounts";
     pub const ACCOUNT: &str = "/v1/accounts/{id}";
     pub const POSTS: &str = "/v1/posts";
@@ -57,12 +80,47 @@ impl Verb {
     }
 }
 
+/// What an API key may do on a route: call it with one scope, or never (sessions only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAccess {
+    /// Sessions only: signing in and out, the caller's own account, members, invitations,
+    /// API key management. A key gets 403.
+    SessionOnly,
+    /// A key carrying this scope may call the route.
+    Scope(Scope),
+}
+
+/// Routes API keys may never call.
+pub const SESSION_ONLY: KeyAccess = KeyAccess::SessionOnly;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// No token needed: registration, login, and the content-addressed media origin.
     Public,
-    /// A verified token whose role is at least this one.
-    AtLeast(Role),
+    /// A verified caller: a session whose role is at least `role`, or an API key that carries
+    /// the route's scope (and whose role, capped by its creator's, is at least `role`).
+    Protected { role: Role, keys: KeyAccess },
+}
+
+impl Access {
+    /// The role a session needs; `None` for public routes.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Access::Public => None,
+            Access::Protected { role, .. } => Some(*role),
+        }
+    }
+
+    /// The scope an API key needs; `None` for public and session-only routes.
+    pub fn scope(&self) -> Option<Scope> {
+        match self {
+            Access::Protected {
+                keys: KeyAccess::Scope(scope),
+                ..
+            } => Some(*scope),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,41 +130,80 @@ pub struct RoutePolicy {
     pub access: Access,
 }
 
-const fn route(verb: Verb, path: &'static str, access: Access) -> RoutePolicy {
-    RoutePolicy { verb, path, access }
+/// A protected route: the role a session needs and what API keys may do (both required, so no
+/// route is declared without deciding about keys).
+const fn route(verb: Verb, path: &'static str, role: Role, keys: KeyAccess) -> RoutePolicy {
+    RoutePolicy {
+        verb,
+        path,
+        access: Access::Protected { role, keys },
+    }
 }
 
-use Access::{AtLeast, Public};
-use Role::{Admin, Editor, Viewer};
+/// A route anyone may call without a credential.
+const fn public(verb: Verb, path: &'static str) -> RoutePolicy {
+    RoutePolicy {
+        verb,
+        path,
+        access: Access::Public,
+    }
+}
+
+/// Keys with `scope` may call the route.
+const fn key(scope: Scope) -> KeyAccess {
+    KeyAccess::Scope(scope)
+}
+
+use Role::{Admin, Editor, Owner, Viewer};
+use Scope::*;
 use Verb::{Delete, Get, Patch, Post};
 
 pub const ROUTES: &[RoutePolicy] = &[
-    route(Post, paths::REGISTER, Public),
-    route(Post, paths::LOGIN, Public),
-    route(Post, paths::REFRESH, Public),
-    route(Post, paths::LOGOUT, AtLeast(Viewer)),
-    route(Post, paths::LOGOUT_ALL, AtLeast(Viewer)),
-    route(Post, paths::ME_PASSWORD, AtLeast(Viewer)),
-    route(Get, paths::MEMBERS, AtLeast(Viewer)),
-    route(Delete, paths::MEMBER, AtLeast(Admin)),
-    route(Post, paths::ACCOUNTS, AtLeast(Admin)),
-    route(Get, paths::ACCOUNTS, AtLeast(Viewer)),
-    route(Delete, paths::ACCOUNT, AtLeast(Admin)),
-    route(Post, paths::POSTS, AtLeast(Editor)),
-    route(Get, paths::POSTS, AtLeast(Viewer)),
-    route(Get, paths::POST, AtLeast(Viewer)),
-    route(Patch, paths::POST, AtLeast(Editor)),
-    route(Post, paths::POST_RESCHEDULE, AtLeast(Editor)),
-    route(Post, paths::POST_CANCEL, AtLeast(Editor)),
-    route(Get, paths::POST_METRICS, AtLeast(Viewer)),
-    route(Post, paths::RENDERS, AtLeast(Editor)),
-    route(Get, paths::RENDER, AtLeast(Viewer)),
-    route(Get, paths::RENDER_IMAGE, AtLeast(Viewer)),
-    route(Get, paths::USAGE, AtLeast(Admin)),
-    route(Get, paths::AUDIT, AtLeast(Admin)),
-    route(Get, paths::NOTIFICATIONS, AtLeast(Viewer)),
-    route(Get, paths::EVENTS, AtLeast(Viewer)),
-    route(Get, paths::MEDIA, Public),
+    public(Post, paths::REGISTER),
+    public(Post, paths::LOGIN),
+    public(Post, paths::REFRESH),
+    route(Post, paths::LOGOUT, Viewer, SESSION_ONLY),
+    route(Post, paths::LOGOUT_ALL, Viewer, SESSION_ONLY),
+    route(Post, paths::ME_PASSWORD, Viewer, SESSION_ONLY),
+    route(Post, paths::ME_EXPORT, Viewer, SESSION_ONLY),
+    route(Get, paths::EXPORT, Viewer, SESSION_ONLY),
+    route(Get, paths::EXPORT_ARCHIVE, Viewer, SESSION_ONLY),
+    route(Get, paths::MEMBERS, Viewer, SESSION_ONLY),
+    route(Delete, paths::MEMBER, Admin, SESSION_ONLY),
+    route(Patch, paths::MEMBER, Admin, SESSION_ONLY),
+    route(Get, paths::ME, Viewer, SESSION_ONLY),
+    route(Delete, paths::ME, Viewer, SESSION_ONLY),
+    route(Delete, paths::TENANT, Owner, SESSION_ONLY),
+    public(Get, paths::ERASURE),
+    public(Post, paths::VERIFY_EMAIL),
+    route(Post, paths::VERIFY_EMAIL_RESEND, Viewer, SESSION_ONLY),
+    public(Post, paths::PASSWORD_RESET),
+    public(Post, paths::PASSWORD_RESET_CONFIRM),
+    route(Post, paths::INVITATIONS, Admin, SESSION_ONLY),
+    route(Get, paths::INVITATIONS, Admin, SESSION_ONLY),
+    route(Delete, paths::INVITATION, Admin, SESSION_ONLY),
+    public(Post, paths::INVITATION_ACCEPT),
+    route(Post, paths::API_KEYS, Admin, SESSION_ONLY),
+    route(Get, paths::API_KEYS, Admin, SESSION_ONLY),
+    route(Delete, paths::API_KEY, Admin, SESSION_ONLY),
+    route(Post, paths::ACCOUNTS, Admin, key(AccountsWrite)),
+    route(Get, paths::ACCOUNTS, Viewer, key(AccountsRead)),
+    route(Delete, paths::ACCOUNT, Admin, key(AccountsWrite)),
+    route(Post, paths::POSTS, Editor, key(PostsWrite)),
+    route(Get, paths::POSTS, Viewer, key(PostsRead)),
+    route(Get, paths::POST, Viewer, key(PostsRead)),
+    route(Patch, paths::POST, Editor, key(PostsWrite)),
+    route(Post, paths::POST_RESCHEDULE, Editor, key(PostsWrite)),
+    route(Post, paths::POST_CANCEL, Editor, key(PostsWrite)),
+    route(Get, paths::POST_METRICS, Viewer, key(MetricsRead)),
+    route(Post, paths::RENDERS, Editor, key(RendersWrite)),
+    route(Get, paths::RENDER, Viewer, key(RendersRead)),
+    route(Get, paths::RENDER_IMAGE, Viewer, key(RendersRead)),
+    route(Get, paths::USAGE, Admin, key(UsageRead)),
+    route(Get, paths::AUDIT, Admin, key(AuditRead)),
+    route(Get, paths::NOTIFICATIONS, Viewer, key(NotificationsRead)),
+    route(Get, paths::EVENTS, Viewer, key(EventsRead)),
+    public(Get, paths::MEDIA),
 ];
 
 /// The body limit of every route not in `BODY_LIMITS`: 1 MiB, whatever the content type.
@@ -119,6 +216,13 @@ pub const BODY_LIMITS: &[(&str, usize)] = &[
     (paths::LOGIN, 16 * 1024),
     (paths::REFRESH, 16 * 1024),
     (paths::ME_PASSWORD, 16 * 1024),
+    (paths::MEMBER, 16 * 1024),
+    (paths::VERIFY_EMAIL, 16 * 1024),
+    (paths::VERIFY_EMAIL_RESEND, 16 * 1024),
+    (paths::PASSWORD_RESET, 16 * 1024),
+    (paths::PASSWORD_RESET_CONFIRM, 16 * 1024),
+    (paths::INVITATIONS, 16 * 1024),
+    (paths::INVITATION_ACCEPT, 16 * 1024),
 ];
 
 /// The body limit of the matched route `pattern`.
@@ -168,29 +272,102 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_registration_login_refresh_and_media_are_public() {
+    fn only_sign_in_flows_and_media_are_public() {
         let public: Vec<_> = ROUTES
             .iter()
-            .filter(|p| p.access == Public)
+            .filter(|p| p.access == Access::Public)
             .map(|p| p.path)
             .collect();
         assert_eq!(
             public,
-            [paths::REGISTER, paths::LOGIN, paths::REFRESH, paths::MEDIA]
+            [
+                paths::REGISTER,
+                paths::LOGIN,
+                paths::REFRESH,
+                paths::ERASURE,
+                paths::VERIFY_EMAIL,
+                paths::PASSWORD_RESET,
+                paths::PASSWORD_RESET_CONFIRM,
+                paths::INVITATION_ACCEPT,
+                paths::MEDIA
+            ]
         );
+        // Every public route that takes a body (all but media and erasure status) has the
+        // small auth limit.
+        for path in public
+            .iter()
+            .filter(|path| **path != paths::MEDIA && **path != paths::ERASURE)
+        {
+            assert_eq!(body_limit(path), 16 * 1024, "{path}");
+        }
     }
 
     #[test]
     fn decides_by_method_and_defaults_to_deny() {
         assert_eq!(
             decide(&Method::GET, paths::POST),
-            Decision::Allowed(AtLeast(Viewer))
+            Decision::Allowed(Access::Protected {
+                role: Viewer,
+                keys: KeyAccess::Scope(PostsRead)
+            })
         );
         assert_eq!(
             decide(&Method::DELETE, paths::POST),
             Decision::MethodNotAllowed("GET, PATCH".into())
         );
         assert_eq!(decide(&Method::GET, "/v1/secret"), Decision::Undeclared);
+    }
+
+    #[test]
+    fn a_scope_never_grants_less_than_its_routes_role() {
+        // A key's role is its strongest scope's `min_role`, so a key holding a route's scope
+        // always passes the route's role check too.
+        for policy in ROUTES {
+            if let Access::Protected {
+                role,
+                keys: KeyAccess::Scope(scope),
+            } = policy.access
+            {
+                assert!(
+                    scope.min_role().at_least(role),
+                    "{} {}: {scope} is held by roles below {role:?}",
+                    policy.verb.as_str(),
+                    policy.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn session_and_key_management_routes_refuse_keys() {
+        for path in [
+            paths::LOGOUT,
+            paths::LOGOUT_ALL,
+            paths::ME_PASSWORD,
+            paths::ME_EXPORT,
+            paths::EXPORT,
+            paths::EXPORT_ARCHIVE,
+            paths::MEMBERS,
+            paths::MEMBER,
+            paths::ME,
+            paths::VERIFY_EMAIL_RESEND,
+            paths::INVITATIONS,
+            paths::INVITATION,
+            paths::API_KEYS,
+            paths::API_KEY,
+        ] {
+            for policy in ROUTES.iter().filter(|p| p.path == path) {
+                assert_eq!(policy.access.scope(), None, "{path}");
+                assert!(policy.access.role().is_some(), "{path}");
+            }
+        }
+        // Every scope opens at least one route.
+        for scope in Scope::ALL {
+            assert!(
+                ROUTES.iter().any(|p| p.access.scope() == Some(scope)),
+                "{scope} opens nothing"
+            );
+        }
     }
 
     #[test]

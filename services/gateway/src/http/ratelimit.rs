@@ -14,7 +14,7 @@
 //! in `herald_gateway_ratelimit_unavailable_total`: losing the limits for a while is better
 //! than losing the API. The bucket's `max_age` (two windows) drops old windows' entries.
 //!
-//! An API-key class slots in as another `Scope` with its own limit.
+//! Requests made with an API key also count against that key's own limit (`key.<id>.<window>`).
 
 use crate::config::RateLimits;
 use herald_contracts::TenantId;
@@ -47,6 +47,8 @@ pub enum Class {
     AuthIp,
     /// Authenticated requests of one tenant.
     Tenant,
+    /// Requests made with one API key.
+    ApiKey,
 }
 
 impl Class {
@@ -55,6 +57,7 @@ impl Class {
             Class::Ip => "ip",
             Class::AuthIp => "auth_ip",
             Class::Tenant => "tenant",
+            Class::ApiKey => "api_key",
         }
     }
 }
@@ -64,6 +67,7 @@ impl Class {
 pub enum Scope {
     Ip(IpAddr),
     Tenant(TenantId),
+    ApiKey(uuid::Uuid),
 }
 
 impl Scope {
@@ -72,6 +76,7 @@ impl Scope {
             // KV keys allow `[-/_=.a-zA-Z0-9]`: IPv6 colons become underscores.
             Scope::Ip(ip) => format!("ip.{}.{window}", ip.to_string().replace(':', "_")),
             Scope::Tenant(tenant) => format!("tenant.{tenant}.{window}"),
+            Scope::ApiKey(key) => format!("key.{}.{window}", key.simple()),
         }
     }
 }
@@ -181,6 +186,11 @@ impl RateLimiter {
         self.charge(Scope::Tenant(tenant), false).await
     }
 
+    /// Counts one request made with API key `key`.
+    pub async fn charge_api_key(&self, key: uuid::Uuid) -> Outcome {
+        self.charge(Scope::ApiKey(key), false).await
+    }
+
     /// The limits that apply to a request on `scope`: (class, limit, the count it reads).
     fn applicable(&self, scope: &Scope, auth: bool) -> Vec<Applicable> {
         let mut classes: Vec<Applicable> = Vec::with_capacity(2);
@@ -192,6 +202,7 @@ impl RateLimiter {
                 }
             }
             Scope::Tenant(_) => classes.push((Class::Tenant, self.limits.tenant, |c| c.all)),
+            Scope::ApiKey(_) => classes.push((Class::ApiKey, self.limits.api_key, |c| c.all)),
         }
         classes.retain(|(_, limit, _)| *limit > 0);
         classes

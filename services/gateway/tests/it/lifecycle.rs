@@ -76,6 +76,7 @@ async fn calls_carry_identity_request_id_and_trace_and_replies_map_to_statuses()
             tenant_id: claims.tid.parse().unwrap(),
             user_id: claims.sub.parse().unwrap(),
             role: Role::Viewer,
+            api_key_id: None,
         })
     );
     reply(

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod api_keys;
 mod errors;
 mod events;
 mod jwt_attacks;

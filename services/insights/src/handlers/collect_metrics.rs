@@ -46,7 +46,14 @@ impl Handler<CollectMetrics> for CollectPostMetrics {
                     tracing::info!("already processed; acknowledged without effect");
                     return Ok(());
                 }
-                tracked::targets_of(&mut conn, tenant, post).await?
+                let targets = tracked::targets_of(&mut conn, tenant, post).await?;
+                if targets.is_empty()
+                    && herald_kit::consumer::tenant_erased(&mut conn, tenant).await?
+                {
+                    tracing::info!("the tenant was erased; acknowledged without effect");
+                    return Ok(());
+                }
+                targets
             };
             if targets.is_empty() {
                 return Err(HandlerError::terminal(format!(
@@ -106,6 +113,9 @@ impl Handler<CollectMetrics> for CollectPostMetrics {
             let samples_ref = &new_samples;
             let stored = conn
                 .transaction::<_, HandlerError, _>(async move |conn| {
+                    if herald_kit::consumer::hold_tenant_unless_erased(conn, tenant).await? {
+                        return Ok(None);
+                    }
                     if !inbox::record(conn, consumer, message_id).await? {
                         return Ok(None);
                     }

@@ -127,6 +127,7 @@ pub fn identity(tenant: TenantId) -> Identity {
         tenant_id: tenant,
         user_id: UserId::new(),
         role: Role::Viewer,
+        api_key_id: None,
     }
 }
 

@@ -62,6 +62,29 @@ pub async fn insert(
         .await
 }
 
+/// Queues one email that belongs to no in-app notification (auth's verification, reset and
+/// invitation emails), its body blanked once sent; skipped if its Message-ID exists already.
+pub async fn insert_single(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    item: &NewDelivery,
+) -> QueryResult<usize> {
+    diesel::insert_into(email_deliveries::table)
+        .values((
+            email_deliveries::id.eq(Uuid::now_v7()),
+            email_deliveries::tenant_id.eq(tenant.as_uuid()),
+            email_deliveries::message_id.eq(&item.message_id),
+            email_deliveries::to_address.eq(&item.to_address),
+            email_deliveries::subject.eq(&item.subject),
+            email_deliveries::body.eq(&item.body),
+            email_deliveries::redact_after_send.eq(true),
+        ))
+        .on_conflict(email_deliveries::message_id)
+        .do_nothing()
+        .execute(conn)
+        .await
+}
+
 /// Locks up to `limit` pending emails of any tenant, oldest first; rows another worker holds
 /// are skipped, so replicas never deliver the same row at once.
 pub async fn claim_pending(
@@ -93,7 +116,7 @@ pub async fn mark_sent(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResul
     if ids.is_empty() {
         return Ok(0);
     }
-    diesel::update(email_deliveries::table)
+    let sent = diesel::update(email_deliveries::table)
         .filter(email_deliveries::id.eq_any(ids))
         .filter(email_deliveries::state.eq(PENDING))
         .set((
@@ -102,7 +125,15 @@ pub async fn mark_sent(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResul
             email_deliveries::attempts.eq(email_deliveries::attempts + 1),
         ))
         .execute(conn)
-        .await
+        .await?;
+    // Single-use links leave the database once they have left in the email.
+    diesel::update(email_deliveries::table)
+        .filter(email_deliveries::id.eq_any(ids))
+        .filter(email_deliveries::redact_after_send)
+        .set(email_deliveries::body.eq(""))
+        .execute(conn)
+        .await?;
+    Ok(sent)
 }
 
 /// Counts a failed attempt on claimed rows; they stay pending for the next sweep.

@@ -27,7 +27,7 @@ diesel::table! {
     email_deliveries (id) {
         id -> Uuid,
         tenant_id -> Uuid,
-        notification_id -> Uuid,
+        notification_id -> Nullable<Uuid>,
         message_id -> Text,
         to_address -> Text,
         subject -> Text,
@@ -36,5 +36,6 @@ diesel::table! {
         attempts -> Integer,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        redact_after_send -> Bool,
     }
 }

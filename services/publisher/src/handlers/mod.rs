@@ -2,9 +2,11 @@
 
 pub mod connect_account;
 pub mod create_post;
+pub mod erasure;
 pub mod get_post;
 pub mod lifecycle;
 pub mod post_due;
+pub mod privacy_export;
 pub mod retry_target;
 
 use herald_contracts::rpc::RpcError;

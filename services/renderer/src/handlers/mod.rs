@@ -1,7 +1,9 @@
 //! One module per consumed message or request.
 
 pub mod create_render;
+pub mod erasure;
 pub mod get_render;
+pub mod privacy_export;
 pub mod render_requested;
 
 use herald_contracts::rpc::RpcError;

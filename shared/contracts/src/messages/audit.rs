@@ -13,11 +13,42 @@ pub const AUDIT_FILTER: &str = "audit.>";
 
 /// Action names: `<domain>.<verb>`, lowercase, so `audit.<tenant>.<action>` filters by domain.
 pub mod actions {
+    // Identity and access (auth).
+    /// A member's role changed (target: the member; reason: `<old> -> <new>`).
+    pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
+    /// A member was removed from the tenant (target: the member).
+    pub const MEMBER_REMOVED: &str = "member.removed";
+    /// An invitation was sent (target: the invitation; reason: the role).
+    pub const INVITATION_CREATED: &str = "invitation.created";
+    /// An invitation was accepted (actor: the new member; target: the invitation).
+    pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
+    /// A pending invitation was revoked (target: the invitation).
+    pub const INVITATION_REVOKED: &str = "invitation.revoked";
+    /// A password was set through a reset link; every session of the user ended.
+    pub const PASSWORD_RESET: &str = "password.reset";
+    /// A signed-in user changed their password; every other session ended.
+    pub const PASSWORD_CHANGED: &str = "password.changed";
+    /// A refresh-token family was revoked: a rotated token was presented again, or its user
+    /// left the tenant (target: the session; reason says which).
+    pub const TOKEN_FAMILY_REVOKED: &str = "auth.token_family_revoked";
+    /// "Log out everywhere": every session of the user ended.
+    pub const LOGGED_OUT_EVERYWHERE: &str = "auth.logged_out_everywhere";
     pub const LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
     pub const LOGIN_FAILED: &str = "auth.login_failed";
     pub const LOGIN_LOCKED_OUT: &str = "auth.login_locked_out";
     pub const ACCOUNT_CONNECTED: &str = "account.connected";
     pub const ACCOUNT_DISCONNECTED: &str = "account.disconnected";
+    /// An API key was created (actor: the user; target: the key id; never the secret).
+    pub const API_KEY_CREATED: &str = "api_key.created";
+    /// An API key was revoked, by a user or because its creator left the tenant.
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    /// A GDPR export finished: success with the archive ready, or failure (a service could not
+    /// deliver its part). Actor: the user who asked; target: the export.
+    pub const PRIVACY_EXPORTED: &str = "privacy.exported";
+    /// `DELETE /v1/me` or `DELETE /v1/tenant` accepted (actor: the user; target: the erasure).
+    pub const ERASURE_REQUESTED: &str = "privacy.erasure_requested";
+    /// Every service confirmed every part of an erasure (actor: auth).
+    pub const ERASURE_COMPLETED: &str = "privacy.erasure_completed";
 }
 
 /// Whether `action` is a well-formed action name: dotted lowercase words (`a-z`, `0-9`, `_`),
@@ -177,6 +208,19 @@ mod tests {
             actions::LOGIN_LOCKED_OUT,
             actions::ACCOUNT_CONNECTED,
             actions::ACCOUNT_DISCONNECTED,
+            actions::MEMBER_ROLE_CHANGED,
+            actions::MEMBER_REMOVED,
+            actions::INVITATION_CREATED,
+            actions::INVITATION_ACCEPTED,
+            actions::INVITATION_REVOKED,
+            actions::PASSWORD_RESET,
+            actions::PASSWORD_CHANGED,
+            actions::TOKEN_FAMILY_REVOKED,
+            actions::LOGGED_OUT_EVERYWHERE,
+            actions::API_KEY_CREATED,
+            actions::API_KEY_REVOKED,
+            actions::ERASURE_REQUESTED,
+            actions::ERASURE_COMPLETED,
         ] {
             assert!(valid_action(action), "{action}");
         }

@@ -1,10 +1,12 @@
 //! Stream messages, one module per owning domain.
 
 pub mod audit;
+pub mod export;
 pub mod identity;
 pub mod insights;
 pub mod post_retry;
 pub mod posts;
+pub mod privacy;
 pub mod renders;
 
 pub use audit::AuditEvent;

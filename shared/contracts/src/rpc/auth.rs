@@ -29,6 +29,10 @@ pub struct LoginRequest {
     /// the gateway only (it overwrites whatever a client sent); absent on internal calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
+    /// The tenant to act in, for a user who belongs to several. Without it the login lands in
+    /// the tenant the user owns, otherwise the one joined first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<TenantId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -1,11 +1,15 @@
 //! Request/reply contracts: what the gateway asks services over NATS (service API, queue
 //! groups). Subjects start with `rpc.` so they never overlap a stream's subjects.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod erasure;
+pub mod identity;
 pub mod insights;
 pub mod notifier;
+pub mod privacy;
 pub mod publisher;
 pub mod renderer;
 
@@ -75,6 +79,10 @@ pub struct Identity {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub role: Role,
+    /// Set when the caller is an API key (the user is then the key's creator): for
+    /// attribution in audit events and logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

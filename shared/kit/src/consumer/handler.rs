@@ -68,6 +68,14 @@ pub trait TxHandler<M: Message>: Send + Sync + 'static {
     /// e.g. to wake a worker that acts on the rows just written (inside `handle` they are not
     /// yet visible to other connections).
     fn after_commit(&self) {}
+
+    /// Whether messages of a tenant erased in this service (`consumer::mark_tenant_erased`)
+    /// are still handled. By default they are acknowledged without effect, so nothing of an
+    /// erased tenant is written again; the erasure handlers themselves answer `true`, so a
+    /// repeated request confirms again.
+    fn handles_erased_tenants(&self) -> bool {
+        false
+    }
 }
 
 /// A handler that guards its own effects (e.g. a per-effect state machine around a call to a

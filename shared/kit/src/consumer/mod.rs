@@ -39,6 +39,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    kit_erased_tenants (erased_tenant) {
+        erased_tenant -> Uuid,
+        erased_at -> Timestamptz,
+    }
+}
+
+const INBOX_UNLESS_ERASED: &str = "INSERT INTO kit_inbox (consumer, message_id) \
+     SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM kit_erased_tenants WHERE erased_tenant = $3) \
+     ON CONFLICT DO NOTHING";
+
+/// Records, in the caller's transaction, that `tenant` was erased in this service: from the
+/// commit on, transactional consumers acknowledge its messages without effect (see
+/// [`TxHandler::handles_erased_tenants`]). Idempotent.
+pub async fn mark_tenant_erased(
+    conn: &mut diesel_async::AsyncPgConnection,
+    tenant: herald_contracts::TenantId,
+) -> diesel::QueryResult<()> {
+    diesel::insert_into(kit_erased_tenants::table)
+        .values(kit_erased_tenants::erased_tenant.eq(tenant.as_uuid()))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Serialises an erasure of `tenant` with everything the kit's consumers write for it: takes
+/// the tenant's erasure lock exclusively until the transaction ends, so units of group commit
+/// acting for the tenant finish first, and later ones wait and then find it erased. Call it
+/// first in the erasing transaction.
+pub async fn lock_tenant_for_erasure(
+    conn: &mut diesel_async::AsyncPgConnection,
+    tenant: herald_contracts::TenantId,
+) -> diesel::QueryResult<()> {
+    use diesel_async::SimpleAsyncConnection;
+    conn.batch_execute(&crate::tenancy::erasure_lock_sql(tenant))
+        .await
+}
+
+/// For a handler that writes a tenant's rows in its own transaction (not through group
+/// commit): holds the tenant's erasure lock shared until the transaction ends and says
+/// whether the tenant was erased, in which case it must write nothing.
+pub async fn hold_tenant_unless_erased(
+    conn: &mut diesel_async::AsyncPgConnection,
+    tenant: herald_contracts::TenantId,
+) -> diesel::QueryResult<bool> {
+    use diesel_async::SimpleAsyncConnection;
+    conn.batch_execute(&crate::tenancy::erasure_lock_shared_sql(tenant))
+        .await?;
+    tenant_erased(conn, tenant).await
+}
+
+/// Whether `tenant` was erased in this service, for handlers that run their own transaction.
+pub async fn tenant_erased(
+    conn: &mut diesel_async::AsyncPgConnection,
+    tenant: herald_contracts::TenantId,
+) -> diesel::QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        kit_erased_tenants::table.filter(kit_erased_tenants::erased_tenant.eq(tenant.as_uuid())),
+    ))
+    .get_result(conn)
+    .await
+}
+
 pub(crate) enum Mode<M: Message> {
     /// Transactional handlers run in group commits: the messages being handled at once share
     /// a transaction, each with its inbox row and outbox rows.
@@ -83,14 +147,25 @@ impl<M: Message> Work for TxWork<M> {
     ) -> futures::future::BoxFuture<'a, Result<Option<usize>, HandlerError>> {
         let (envelope, delivery) = item;
         Box::pin(async move {
-            let fresh = diesel::insert_into(kit_inbox::table)
-                .values((
-                    kit_inbox::consumer.eq(&delivery.consumer),
-                    kit_inbox::message_id.eq(&envelope.id),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
+            let fresh = if self.handler.handles_erased_tenants() {
+                diesel::insert_into(kit_inbox::table)
+                    .values((
+                        kit_inbox::consumer.eq(&delivery.consumer),
+                        kit_inbox::message_id.eq(&envelope.id),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?
+            } else {
+                // One statement: the inbox row is written only if the tenant was not erased,
+                // so a late event of an erased tenant is acknowledged without effect.
+                diesel::sql_query(INBOX_UNLESS_ERASED)
+                    .bind::<diesel::sql_types::Text, _>(&delivery.consumer)
+                    .bind::<diesel::sql_types::Text, _>(&envelope.id)
+                    .bind::<diesel::sql_types::Uuid, _>(envelope.tenant_id.as_uuid())
+                    .execute(conn)
+                    .await?
+            };
             if fresh == 0 {
                 return Ok(None);
             }
@@ -307,7 +382,9 @@ async fn run_in_transaction<M: Message>(
     let result = group.submit((envelope, delivery.clone())).await;
     match result {
         Ok(None) => {
-            tracing::info!("already processed; acknowledged without effect");
+            tracing::info!(
+                "already processed, or its tenant was erased; acknowledged without effect"
+            );
             Outcome::Duplicate
         }
         Ok(Some(written)) => {

@@ -24,9 +24,14 @@ async fn a_service_connects_with_its_configured_user_and_password() {
     ]);
     let connect = NatsConnect::from_env(&env).unwrap();
     assert!(matches!(connect.auth, NatsAuth::UserPassword { .. }));
-    assert!(!format!("{connect:?}").contains(&password), "Debug shows the password");
+    assert!(
+        !format!("{connect:?}").contains(&password),
+        "Debug shows the password"
+    );
 
-    let responder = herald_kit::nats::connect_with(&connect, "responder").await.unwrap();
+    let responder = herald_kit::nats::connect_with(&connect, "responder")
+        .await
+        .unwrap();
     let mut requests = responder.subscribe("rpc.test.echo").await.unwrap();
     responder.flush().await.unwrap();
     tokio::spawn(async move {
@@ -36,8 +41,13 @@ async fn a_service_connects_with_its_configured_user_and_password() {
             }
         }
     });
-    let client = herald_kit::nats::connect_with(&connect, "client").await.unwrap();
-    let answer = client.request("rpc.test.echo", "ping".into()).await.unwrap();
+    let client = herald_kit::nats::connect_with(&connect, "client")
+        .await
+        .unwrap();
+    let answer = client
+        .request("rpc.test.echo", "ping".into())
+        .await
+        .unwrap();
     assert_eq!(&answer.payload[..], b"ping");
 }
 
@@ -68,7 +78,10 @@ fn half_configured_credentials_are_refused_at_start_up() {
         ("HERALD_NATS_PASSWORD", "pw".into()),
         ("HERALD_NATS_TOKEN", "tok".into()),
     ]);
-    assert_eq!(NatsConnect::from_env(&both).unwrap_err().var, "HERALD_NATS_TOKEN");
+    assert_eq!(
+        NatsConnect::from_env(&both).unwrap_err().var,
+        "HERALD_NATS_TOKEN"
+    );
     let token = Env::from_pairs([url, ("HERALD_NATS_TOKEN", "tok".into())]);
     assert!(matches!(
         NatsConnect::from_env(&token).unwrap().auth,

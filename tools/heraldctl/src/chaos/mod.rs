@@ -132,6 +132,7 @@ async fn drive(plan: &Plan, stack: &mut Stack) -> Result<Outcome> {
         tenant_id: tenant,
         user_id: UserId::new(),
         role: Role::Owner,
+        api_key_id: None,
     };
     let sandbox_url = stack.sandbox()?.base_url().to_owned();
     let accounts = accounts::connect_all(&client, &caller, &sandbox_url, plan).await?;

@@ -46,6 +46,7 @@ pub async fn demo_tenant(gateway: &str, sandbox: &str) -> Result<Seeded> {
         email: DEMO_EMAIL.into(),
         password: DEMO_PASSWORD.into(),
         client_ip: None,
+        tenant_id: None,
     };
     let response = client
         .post(format!("{gateway}/v1/auth/login"))

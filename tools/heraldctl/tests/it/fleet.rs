@@ -46,6 +46,9 @@ impl Fleet {
                 ("HERALD_AUTH_MASTER_KEY", &master_key),
                 // Fast hashing keeps the test quick; production parameters are the defaults.
                 ("HERALD_AUTH_ARGON2_MEMORY_KIB", "1024"),
+                // The route matrix asks for one address's reset email more often than the
+                // default 3 per hour allow (each credential, and anonymously).
+                ("HERALD_AUTH_RESET_MAX_PER_EMAIL", "50"),
                 ("HERALD_PUBLISHER_ALLOW_PRIVATE_NETWORKS", "true"),
                 ("HERALD_NOTIFIER_MAILBOX", &mailbox),
                 ("HERALD_NOTIFIER_MAIL_SWEEP_SECS", "1"),
@@ -76,6 +79,16 @@ impl Fleet {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gateway)
+    }
+
+    /// The fleet's database (every service's schema), for tests that seed or inspect rows.
+    pub fn db_url(&self) -> &str {
+        self._db.url()
+    }
+
+    /// The fleet's nats-server, for tests that look at streams and consumers.
+    pub fn nats_url(&self) -> String {
+        self._nats.url()
     }
 
     pub fn mailbox(&self) -> String {

@@ -6,9 +6,12 @@
 mod audit_log;
 mod chaos;
 mod dlq;
+mod erasure;
 mod errors;
+mod export;
 mod fleet;
 mod flow;
+mod identity;
 mod lockout;
 mod secrets;
 mod sessions;

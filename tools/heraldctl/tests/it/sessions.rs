@@ -182,6 +182,7 @@ async fn heraldctl_keys_rotate_prints_the_kid_auth_now_signs_with() {
         email: "ada@example.com".into(),
         password: password.clone(),
         client_ip: None,
+        tenant_id: None,
     };
     let kid_of = |token: &str| -> String {
         use base64::Engine;

@@ -6,14 +6,15 @@
 //! 404 is about the tenant, not a broken probe. A route added to the table without a probe
 //! here fails the test with "no probe for <verb> <path>: add one".
 //!
-//! B's credentials are a list of kinds (today an owner's access token); a new kind (API keys)
-//! joins [`Credential`] and runs the same matrix.
+//! B's credentials are a list of kinds: an owner's access token, and an API key holding every
+//! scope, which runs the same matrix on every route a key may call (and gets the uniform 403
+//! on the session-only ones).
 
 mod probes;
 mod setup;
 
 use crate::fleet::{Api, Fleet, Reply};
-use herald_gateway::http::policy::{ROUTES, RoutePolicy, paths};
+use herald_gateway::http::policy::{Access, KeyAccess, ROUTES, RoutePolicy, paths};
 use probes::{Call, Cross, Own, Probe, probe_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -24,16 +25,35 @@ const WAIT: Duration = Duration::from_secs(60);
 /// How long an event stream is read for A's events (found at once when they are there).
 const STREAM_READ: Duration = Duration::from_secs(3);
 
-/// A way to call the API as a tenant. API keys will be a second variant.
+/// A way to call the API as a tenant.
 enum Credential {
     Bearer(String),
+    /// `hk_...`, sent as a bearer token.
+    ApiKey(String),
 }
 
 impl Credential {
     fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
-            Credential::Bearer(token) => request.bearer_auth(token),
+            Credential::Bearer(token) | Credential::ApiKey(token) => request.bearer_auth(token),
         }
+    }
+}
+
+/// B's owner creates a key with every scope.
+async fn all_scopes_key(api: &Api, owner: &Credential) -> anyhow::Result<Credential> {
+    let scopes: Vec<&str> = herald_contracts::rpc::api_keys::Scope::ALL
+        .iter()
+        .map(|scope| scope.as_str())
+        .collect();
+    let call = probes::Call::new(Method::POST, paths::API_KEYS)
+        .json(json!({"name": "B's integration", "scopes": scopes}));
+    let reply = send(api, Some(owner), &call, None).await?;
+    match reply.body["secret"].as_str() {
+        Some(secret) if reply.status == StatusCode::CREATED => {
+            Ok(Credential::ApiKey(secret.to_owned()))
+        }
+        _ => anyhow::bail!("B's api key: {} {}", reply.status, reply.text),
     }
 }
 
@@ -142,6 +162,24 @@ fn check_cross(route: &str, a: &TenantA, expect: &Cross, reply: &Reply) -> Resul
     Ok(())
 }
 
+/// The owner of a tenant registered for one destructive probe alone (on `side`'s behalf).
+async fn throwaway(api: &Api, side: &str) -> anyhow::Result<Credential> {
+    let n = format!("{:016x}", rand::random::<u64>());
+    let tokens = api
+        .owner(
+            &format!("{side}'s throwaway {n}"),
+            &format!("throwaway-{n}@{side}.tenancy.test"),
+            "throwaway password",
+        )
+        .await?;
+    Ok(Credential::Bearer(
+        tokens["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
 /// Logs `email` in again: a session of its own for a probe that ends it.
 async fn fresh_session(api: &Api, email: &str, password: &str) -> anyhow::Result<Session> {
     let login = send(
@@ -181,7 +219,10 @@ async fn run_cross(
     a: &TenantA,
 ) -> anyhow::Result<Vec<String>> {
     let mut failures = Vec::new();
-    let reply = if probe.session {
+    let reply = if probe.throwaway {
+        let fresh = throwaway(api, "b").await?;
+        send(api, Some(&fresh), &probe.cross, None).await?
+    } else if probe.session {
         let session = fresh_session(api, B_EMAIL, B_PASSWORD).await?;
         let fresh = Credential::Bearer(session.access.clone());
         send(api, Some(&fresh), &on(&probe.cross, &session), None).await?
@@ -215,7 +256,10 @@ async fn run_own(
         Own::Success(marker) => marker.as_deref(),
         Own::Found => None,
     };
-    let reply = if probe.session {
+    let reply = if probe.throwaway {
+        let fresh = throwaway(api, "a").await?;
+        send(api, Some(&fresh), &probe.own, marker).await?
+    } else if probe.session {
         let session = fresh_session(api, A_EMAIL, A_PASSWORD).await?;
         let fresh = Credential::Bearer(session.access.clone());
         send(api, Some(&fresh), &on(&probe.own, &session), marker).await?
@@ -254,16 +298,18 @@ async fn tenant_b_gets_not_found_and_never_data_on_every_route() -> anyhow::Resu
     let sandbox = fleet.sandbox.base_url();
     let a = tenant_a(&fleet, &api).await?;
     let b_tokens = api.owner("Tenant B", B_EMAIL, B_PASSWORD).await?;
-    // Every kind of credential B can hold; API keys join here when they exist.
-    let b_credentials = [(
-        "B's owner token",
-        Credential::Bearer(
-            b_tokens["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ),
-    )];
+    // Every kind of credential B can hold.
+    let b_owner = Credential::Bearer(
+        b_tokens["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    let b_key = all_scopes_key(&api, &b_owner).await?;
+    let b_credentials = [
+        ("B's owner token", b_owner),
+        ("B's all-scopes API key", b_key),
+    ];
 
     let mut missing = Vec::new();
     let mut probes = Vec::new();
@@ -281,6 +327,25 @@ async fn tenant_b_gets_not_found_and_never_data_on_every_route() -> anyhow::Resu
     let mut failures = Vec::new();
     for (kind, credential) in &b_credentials {
         for (route, _, probe) in &probes {
+            if let Credential::ApiKey(_) = credential {
+                // Keys call what their scopes open; elsewhere the uniform 403, never data.
+                let policy = ROUTES.iter().find(|policy| label(policy) == *route);
+                match policy.map(|policy| policy.access) {
+                    Some(Access::Protected {
+                        keys: KeyAccess::Scope(_),
+                        ..
+                    }) => {}
+                    Some(Access::Protected { .. }) if !probe.session => {
+                        let reply = send(&api, Some(credential), &probe.cross, None).await?;
+                        let refused = Cross::Refused(StatusCode::FORBIDDEN);
+                        if let Err(failure) = check_cross(route, &a, &refused, &reply) {
+                            failures.push(format!("{kind}: {failure}"));
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                }
+            }
             for failure in run_cross(&api, credential, route, probe, &a).await? {
                 failures.push(format!("{kind}: {failure}"));
             }

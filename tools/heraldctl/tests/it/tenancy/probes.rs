@@ -64,6 +64,9 @@ pub(super) struct Probe {
     /// Ends or changes the caller's session (logout, password): run last, each on a fresh
     /// login, with `$REFRESH` in the body standing for that login's refresh token.
     pub(super) session: bool,
+    /// Destroys the caller's own data (erasure): each side runs as a tenant registered for
+    /// this probe alone, never as A or B.
+    pub(super) throwaway: bool,
 }
 
 impl Probe {
@@ -74,10 +77,15 @@ impl Probe {
             own,
             own_expect,
             session: false,
+            throwaway: false,
         }
     }
     fn on_session(mut self) -> Self {
         self.session = true;
+        self
+    }
+    fn on_throwaway(mut self) -> Self {
+        self.throwaway = true;
         self
     }
 }
@@ -157,11 +165,138 @@ pub(super) fn probe_for(route: &RoutePolicy, a: &TenantA, sandbox: &str) -> Opti
             ok("access_token"),
         )
         .on_session(),
+        // B's export is B's own: its answer names none of A's.
+        (Verb::Post, paths::ME_EXPORT) => Probe::new(
+            Call::new(Method::POST, route.path),
+            clean(),
+            Call::new(Method::POST, route.path),
+            ok("export_id"),
+        ),
+        (Verb::Get, paths::EXPORT) => Probe::new(
+            get(id_path(&a.export)),
+            not_found,
+            get(id_path(&a.export)),
+            ok("complete"),
+        ),
+        // The archive is gzip: A's download is checked for success, not for a marker.
+        (Verb::Get, paths::EXPORT_ARCHIVE) => Probe::new(
+            get(id_path(&a.export)),
+            not_found,
+            get(id_path(&a.export)),
+            Own::Success(None),
+        ),
         (Verb::Get, paths::MEMBERS) => Probe::new(
             get(route.path.into()),
             clean(),
             get(route.path.into()),
             ok(A_EMAIL),
+        ),
+        // B's key is B's own; A's key is neither listed for B nor revocable by B.
+        (Verb::Post, paths::API_KEYS) => Probe::new(
+            post(
+                route.path.into(),
+                json!({"name": "B's other", "scopes": ["posts:read"]}),
+            ),
+            clean(),
+            post(
+                route.path.into(),
+                json!({"name": "A's other", "scopes": ["posts:read"]}),
+            ),
+            ok("hk_"),
+        ),
+        (Verb::Get, paths::API_KEYS) => Probe::new(
+            get(route.path.into()),
+            clean(),
+            get(route.path.into()),
+            ok(&a.api_key),
+        ),
+        (Verb::Delete, paths::API_KEY) => Probe::new(
+            Call::new(Method::DELETE, id_path(&a.api_key)),
+            not_found,
+            Call::new(Method::DELETE, id_path(&a.api_key)),
+            Own::Success(None),
+        ),
+        // A's owner is A's last owner: found, and refused (409), whatever role it asks for.
+        (Verb::Patch, paths::MEMBER) => Probe::new(
+            Call::new(Method::PATCH, id_path(&a.user_id)).json(json!({"role": "viewer"})),
+            not_found,
+            Call::new(Method::PATCH, id_path(&a.user_id)).json(json!({"role": "viewer"})),
+            Own::Found,
+        ),
+        (Verb::Get, paths::ME) => Probe::new(
+            get(route.path.into()),
+            clean(),
+            get(route.path.into()),
+            ok(A_EMAIL),
+        ),
+        // Tokens from email are the only input: a made-up one is 422 for anyone.
+        (Verb::Post, paths::VERIFY_EMAIL) => Probe::new(
+            post(route.path.into(), json!({"token": "made-up"})),
+            Public(StatusCode::UNPROCESSABLE_ENTITY),
+            post(route.path.into(), json!({"token": "made-up"})),
+            Own::Found,
+        ),
+        (Verb::Post, paths::VERIFY_EMAIL_RESEND) => Probe::new(
+            Call::new(Method::POST, route.path),
+            clean(),
+            Call::new(Method::POST, route.path),
+            Own::Success(None),
+        ),
+        // 202 for every address: B asking for A's says nothing and changes nothing of A's.
+        (Verb::Post, paths::PASSWORD_RESET) => Probe::new(
+            post(route.path.into(), json!({"email": A_EMAIL})),
+            Public(StatusCode::ACCEPTED),
+            post(route.path.into(), json!({"email": A_EMAIL})),
+            Own::Success(None),
+        ),
+        (Verb::Post, paths::PASSWORD_RESET_CONFIRM) => Probe::new(
+            post(
+                route.path.into(),
+                json!({"token": "made-up", "password": "B's newer password"}),
+            ),
+            Public(StatusCode::UNPROCESSABLE_ENTITY),
+            post(
+                route.path.into(),
+                json!({"token": "made-up", "password": "A's newer password"}),
+            ),
+            Own::Found,
+        ),
+        (Verb::Post, paths::INVITATION_ACCEPT) => Probe::new(
+            post(
+                route.path.into(),
+                json!({"token": "made-up", "password": "B's newer password"}),
+            ),
+            Public(StatusCode::UNPROCESSABLE_ENTITY),
+            post(
+                route.path.into(),
+                json!({"token": "made-up", "password": "A's newer password"}),
+            ),
+            Own::Found,
+        ),
+        // B's invitation is B's; A's list shows A's.
+        (Verb::Post, paths::INVITATIONS) => Probe::new(
+            post(
+                route.path.into(),
+                json!({"email": "invitee@b.tenancy.test", "role": "viewer"}),
+            ),
+            clean(),
+            post(
+                route.path.into(),
+                json!({"email": "second-invitee@a.tenancy.test", "role": "viewer"}),
+            ),
+            ok("second-invitee@a.tenancy.test"),
+        ),
+        (Verb::Get, paths::INVITATIONS) => Probe::new(
+            get(route.path.into()),
+            clean(),
+            get(route.path.into()),
+            ok(&a.invitation),
+        ),
+        (Verb::Delete, paths::INVITATION) => Probe::new(
+            Call::new(Method::DELETE, id_path(&a.invitation)),
+            not_found,
+            Call::new(Method::DELETE, id_path(&a.invitation)),
+            Own::Success(None),
         ),
         // A's owner is A's only member, and the last owner cannot go: found, not removed.
         (Verb::Delete, paths::MEMBER) => Probe::new(
@@ -300,6 +435,23 @@ pub(super) fn probe_for(route: &RoutePolicy, a: &TenantA, sandbox: &str) -> Opti
             Public(StatusCode::OK),
             get(fill(route.path, &format!("{}.png", a.content_hash))),
             ok("PNG"),
+        ),
+        // Erasure takes no id: its subject is the caller. Run on throwaway tenants, B's
+        // erasure answers about B's alone (and A's data is checked intact afterwards).
+        (Verb::Delete, paths::ME | paths::TENANT) => Probe::new(
+            Call::new(Method::DELETE, route.path),
+            clean(),
+            Call::new(Method::DELETE, route.path),
+            ok("erasure_id"),
+        )
+        .on_throwaway(),
+        // The erasure id is the capability (its caller's tokens are revoked): public by
+        // design, and the answer is status and times only.
+        (Verb::Get, paths::ERASURE) => Probe::new(
+            get(id_path(&a.erasure)),
+            Public(StatusCode::OK),
+            get(id_path(&a.erasure)),
+            ok("requested_at"),
         ),
         _ => return None,
     };

@@ -25,6 +25,15 @@ pub(super) struct TenantA {
     pub(super) render: String,
     pub(super) content_hash: String,
     pub(super) notification: String,
+    /// A's owner's GDPR export, complete (so its archive downloads).
+    pub(super) export: String,
+    /// An API key of A's (its id; revoked by A's own probe of the revoke route).
+    pub(super) api_key: String,
+    /// A pending invitation of A's (its id; revoked by A's own probe of the revoke route).
+    pub(super) invitation: String,
+    /// The erasure of a tenant registered and deleted by its owner (its status is public by
+    /// design: the id is the capability).
+    pub(super) erasure: String,
     pub(super) markers: Vec<String>,
 }
 
@@ -134,8 +143,58 @@ pub(super) async fn tenant_a(fleet: &Fleet, api: &Api) -> anyhow::Result<TenantA
     })
     .await?;
 
+    let export =
+        id_of_export(&send(api, a, &Call::new(Method::POST, paths::ME_EXPORT), None).await?)?;
+    wait_for("A's export complete", WAIT, || async {
+        let reply = get(paths::EXPORT.replace("{id}", &export)).await?;
+        (reply.body["status"] == "complete").then_some(())
+    })
+    .await?;
+
+    let api_key = id_of_key(
+        &send(
+            api,
+            a,
+            &Call::new(Method::POST, paths::API_KEYS)
+                .json(json!({"name": "A's integration", "scopes": ["posts:read"]})),
+            None,
+        )
+        .await?,
+    )?;
+
+    let invited = send(
+        api,
+        a,
+        &Call::new(Method::POST, paths::INVITATIONS)
+            .json(json!({"email": "invitee@a.tenancy.test", "role": "viewer"})),
+        None,
+    )
+    .await?;
+    let invitation = invited.body["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("invitation: {} {}", invited.status, invited.text))?
+        .to_owned();
+
+    let gone = api
+        .owner("A's former tenant", "gone@a.tenancy.test", A_PASSWORD)
+        .await?;
+    let gone = Credential::Bearer(gone["access_token"].as_str().unwrap_or_default().to_owned());
+    let erased = send(
+        api,
+        Some(&gone),
+        &Call::new(Method::DELETE, paths::TENANT),
+        None,
+    )
+    .await?;
+    let erasure = erased.body["erasure_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("erasure: {} {}", erased.status, erased.text))?;
+
     let claims = claims(&token)?;
     let mut markers: Vec<String> = vec![
+        invitation.clone(),
+        "invitee@a.tenancy.test".into(),
         A_EMAIL.into(),
         kept_account.clone(),
         doomed_account.clone(),
@@ -146,6 +205,10 @@ pub(super) async fn tenant_a(fleet: &Fleet, api: &Api) -> anyhow::Result<TenantA
         render.clone(),
         content_hash.clone(),
         notification.clone(),
+        export.clone(),
+        api_key.clone(),
+        api_key.replace('-', ""),
+        "A's integration".into(),
         "A's launch".into(),
     ];
     let user_id = claims["sub"].as_str().unwrap_or_default().to_owned();
@@ -165,8 +228,39 @@ pub(super) async fn tenant_a(fleet: &Fleet, api: &Api) -> anyhow::Result<TenantA
         render,
         content_hash,
         notification,
+        export,
+        api_key,
+        invitation,
+        erasure,
         markers,
     })
+}
+
+fn id_of_export(reply: &Reply) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        reply.status.is_success(),
+        "export: {} {}",
+        reply.status,
+        reply.text
+    );
+    reply.body["export_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("export: no id in {}", reply.text))
+}
+
+/// The id of a created API key (`{"key": {"id"}, "secret"}`).
+fn id_of_key(reply: &Reply) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        reply.status.is_success(),
+        "api key: {} {}",
+        reply.status,
+        reply.text
+    );
+    reply.body["key"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("api key: no id in {}", reply.text))
 }
 
 fn uuid_suffix(id: &str) -> &str {

@@ -1,0 +1,1 @@
+DROP TABLE kit_erased_tenants;
