@@ -138,17 +138,21 @@ async fn a_tenant_erasure_cuts_access_at_once_and_completes_when_every_service_c
     assert_eq!(count(&mut conn, "users").await.unwrap(), 1);
     // The request and the completion stay on the AUDIT stream, which outlives the tenant's
     // rows in the audit table (erased with it).
-    let audit = wait_for("both erasure audit events", Duration::from_secs(15), || async {
-        let subjects: Vec<String> =
-            herald_testkit::read_stream(&auth.client, "AUDIT", &format!("audit.{tenant}.>"))
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|m| m.subject.to_string())
-                .collect();
-        let has = |action: &str| subjects.iter().any(|s| s.ends_with(action));
-        (has(actions::ERASURE_REQUESTED) && has(actions::ERASURE_COMPLETED)).then_some(subjects)
-    })
+    let audit = wait_for(
+        "both erasure audit events",
+        Duration::from_secs(15),
+        || async {
+            let subjects: Vec<String> =
+                herald_testkit::read_stream(&auth.client, "AUDIT", &format!("audit.{tenant}.>"))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| m.subject.to_string())
+                    .collect();
+            let has = |action: &str| subjects.iter().any(|s| s.ends_with(action));
+            (has(actions::ERASURE_REQUESTED) && has(actions::ERASURE_COMPLETED)).then_some(subjects)
+        },
+    )
     .await;
     audit.expect("erasure audit events on the AUDIT stream");
 

@@ -128,16 +128,33 @@ async fn a_post_goes_through_every_service_exactly_once_and_a_design_renders() -
     assert_eq!(notifications.len(), 1);
     let mailbox = wait_for("email in the mailbox", WAIT, || async {
         let text = fleet.mailbox();
-        text.contains("owner@acme.test").then_some(text)
+        let emails = text
+            .lines()
+            .filter(|line| line.to_ascii_lowercase().starts_with("message-id:"))
+            .count();
+        (text.contains("owner@acme.test") && emails >= 2).then_some(text)
     })
     .await?;
+    // Registration sent the address-confirmation email; the post sent exactly one more.
+    let subjects: Vec<&str> = mailbox
+        .lines()
+        .filter(|line| line.to_ascii_lowercase().starts_with("subject:"))
+        .collect();
     assert_eq!(
         mailbox
             .lines()
             .filter(|line| line.to_ascii_lowercase().starts_with("message-id:"))
             .count(),
+        2,
+        "the confirmation and one notification: {subjects:?}"
+    );
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.contains("Confirm your email address"))
+            .count(),
         1,
-        "one email"
+        "{subjects:?}"
     );
 
     let samples = wait_for("metric sample", WAIT, || async {

@@ -65,6 +65,48 @@ pub(super) async fn exercise(
     // password.
     assert!(!login.text.contains(&password));
 
+    // An API key: its creation answer is the one body that shows the secret; using it, and a
+    // forged key with its id and another secret, must leave it nowhere else.
+    let created = api
+        .call(
+            Some(&access),
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "integration", "scopes": ["posts:read"]})),
+        )
+        .await?;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let api_key = created.body["secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // `hk_` and the 32-hex id are public (listed, logged); the rest is the secret.
+    let (public, secret) = api_key.split_at(35.min(api_key.len()));
+    assert!(
+        public.starts_with("hk_") && secret.len() > 30,
+        "{}",
+        created.body
+    );
+    watched.push(Watched::text("API key secret", &secret[1..]));
+    let listed = api
+        .call(Some(&api_key), Method::GET, "/v1/posts", None)
+        .await?;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    bodies.push(("posts listed with the API key".into(), listed));
+    let keys = api
+        .call(Some(&access), Method::GET, "/v1/api-keys", None)
+        .await?;
+    assert_eq!(keys.status, StatusCode::OK, "{}", keys.text);
+    bodies.push(("API keys listed".into(), keys));
+    let forged_secret = format!("{}{}", random(20), random(23));
+    let forged = format!("{public}_{forged_secret}");
+    watched.push(Watched::text("forged API key", &forged_secret));
+    let refused = api
+        .call(Some(&forged), Method::GET, "/v1/posts", None)
+        .await?;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    bodies.push(("forged API key".into(), refused));
+
     let wrong = api
         .call(
             None,
