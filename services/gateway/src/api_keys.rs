@@ -9,7 +9,6 @@
 //! refused (fail closed). Use is reported to auth (`apikeys.used.<tenant>`) at most once a
 //! minute per key from each replica, for the key's `last_used_at`.
 
-use futures::StreamExt;
 use herald_contracts::Envelope;
 use herald_contracts::rpc::Identity;
 use herald_contracts::rpc::api_keys::{
@@ -199,9 +198,6 @@ impl ApiKeyCache {
 
     /// The bucket, created (as auth creates it) if auth has not yet.
     async fn store(&self) -> Result<kv::Store, String> {
-        if let Ok(store) = self.js.get_key_value(API_KEYS_BUCKET).await {
-            return Ok(store);
-        }
         let config = kv::Config {
             bucket: API_KEYS_BUCKET.to_owned(),
             description: "active API keys (auth writes, gateways watch)".to_owned(),
@@ -210,70 +206,22 @@ impl ApiKeyCache {
             storage: jetstream::stream::StorageType::File,
             ..Default::default()
         };
-        match self.js.create_key_value(config).await {
-            Ok(store) => Ok(store),
-            Err(create_error) => self
-                .js
-                .get_key_value(API_KEYS_BUCKET)
-                .await
-                .map_err(|_| create_error.to_string()),
-        }
+        crate::kv_watch::open_or_create(&self.js, config).await
     }
 
     /// Follows the bucket until `stop`: its contents first, then every change; re-attaches
     /// (and reads everything again) if the watch ends.
     pub async fn watch(self: std::sync::Arc<Self>, stop: CancellationToken) {
-        let mut delay = Duration::from_millis(200);
-        let mut failing = false;
-        loop {
-            let outcome = tokio::select! {
-                _ = stop.cancelled() => return,
-                outcome = self.follow() => outcome,
-            };
-            match outcome {
-                Ok(()) => {
-                    delay = Duration::from_millis(200);
-                    failing = false;
-                }
-                Err(error) if !failing => {
-                    tracing::warn!(bucket = API_KEYS_BUCKET, error = %error, "cannot watch api keys; retrying");
-                    failing = true;
-                }
-                Err(error) => {
-                    tracing::debug!(bucket = API_KEYS_BUCKET, error = %error, "watch retry failed")
-                }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        crate::kv_watch::follow_forever(API_KEYS_BUCKET, "api keys", stop, || {
+            let this = self.clone();
+            async move { this.follow().await }
+        })
+        .await
     }
 
     async fn follow(&self) -> Result<(), String> {
         let store = self.store().await?;
-        let mut watch = store
-            .watch_with_history(">")
-            .await
-            .map_err(|error| error.to_string())?;
-        let held = store
-            .status()
-            .await
-            .map_err(|error| error.to_string())?
-            .values();
-        if held == 0 {
-            self.ready.send_replace(true);
-        }
-        while let Some(entry) = watch.next().await {
-            let entry = entry.map_err(|error| error.to_string())?;
-            let caught_up = entry.delta == 0;
-            self.apply(entry);
-            if caught_up {
-                self.ready.send_replace(true);
-            }
-        }
-        Ok(())
+        crate::kv_watch::replay_and_follow(&store, &self.ready, |entry| self.apply(entry)).await
     }
 }
 

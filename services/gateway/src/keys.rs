@@ -186,32 +186,11 @@ impl KeyCache {
     /// Follows the bucket until `stop`: the current keys first, then every change. Waits for
     /// the bucket if auth has not created it yet, and re-attaches if the watch ends.
     pub async fn watch(self: Arc<Self>, stop: CancellationToken) {
-        let mut delay = Duration::from_millis(200);
-        let mut failing = false;
-        loop {
-            let outcome = tokio::select! {
-                _ = stop.cancelled() => return,
-                outcome = self.follow() => outcome,
-            };
-            match outcome {
-                Ok(()) => {
-                    delay = Duration::from_millis(200);
-                    failing = false;
-                }
-                Err(error) if !failing => {
-                    tracing::warn!(bucket = KEYS_BUCKET, error = %error, "cannot watch signing keys; retrying");
-                    failing = true;
-                }
-                Err(error) => {
-                    tracing::debug!(bucket = KEYS_BUCKET, error = %error, "watch retry failed")
-                }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        crate::kv_watch::follow_forever(KEYS_BUCKET, "signing keys", stop, || {
+            let this = self.clone();
+            async move { this.follow().await }
+        })
+        .await
     }
 
     async fn follow(&self) -> Result<(), String> {

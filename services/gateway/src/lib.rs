@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod keys;
+pub mod kv_watch;
 pub mod revocations;
 pub mod token;
 

@@ -7,7 +7,6 @@
 //! than the retention is forgotten: every token it refused has expired by then. The gateway
 //! does not serve until the watch has delivered what the bucket held (see `ready`).
 
-use futures::StreamExt;
 use herald_contracts::rpc::Identity;
 use herald_contracts::rpc::auth::{
     REVOCATION_RETENTION_SECS, REVOCATIONS_BUCKET, Revocation, membership_revocation_key,
@@ -126,9 +125,6 @@ impl RevocationCache {
 
     /// The bucket, created (as auth creates it) if auth has not yet.
     async fn store(&self) -> Result<kv::Store, String> {
-        if let Ok(store) = self.js.get_key_value(REVOCATIONS_BUCKET).await {
-            return Ok(store);
-        }
         let config = kv::Config {
             bucket: REVOCATIONS_BUCKET.to_owned(),
             description: "revoked sessions, users and memberships (auth writes, gateways watch)"
@@ -139,69 +135,21 @@ impl RevocationCache {
             storage: jetstream::stream::StorageType::File,
             ..Default::default()
         };
-        match self.js.create_key_value(config).await {
-            Ok(store) => Ok(store),
-            Err(create_error) => self
-                .js
-                .get_key_value(REVOCATIONS_BUCKET)
-                .await
-                .map_err(|_| create_error.to_string()),
-        }
+        crate::kv_watch::open_or_create(&self.js, config).await
     }
 
     /// Follows the bucket until `stop`: its contents first, then every change; re-attaches
     /// (and reads everything again) if the watch ends.
     pub async fn watch(self: std::sync::Arc<Self>, stop: CancellationToken) {
-        let mut delay = Duration::from_millis(200);
-        let mut failing = false;
-        loop {
-            let outcome = tokio::select! {
-                _ = stop.cancelled() => return,
-                outcome = self.follow() => outcome,
-            };
-            match outcome {
-                Ok(()) => {
-                    delay = Duration::from_millis(200);
-                    failing = false;
-                }
-                Err(error) if !failing => {
-                    tracing::warn!(bucket = REVOCATIONS_BUCKET, error = %error, "cannot watch revocations; retrying");
-                    failing = true;
-                }
-                Err(error) => {
-                    tracing::debug!(bucket = REVOCATIONS_BUCKET, error = %error, "watch retry failed")
-                }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        crate::kv_watch::follow_forever(REVOCATIONS_BUCKET, "revocations", stop, || {
+            let this = self.clone();
+            async move { this.follow().await }
+        })
+        .await
     }
 
     async fn follow(&self) -> Result<(), String> {
         let store = self.store().await?;
-        let mut watch = store
-            .watch_with_history(">")
-            .await
-            .map_err(|error| error.to_string())?;
-        let held = store
-            .status()
-            .await
-            .map_err(|error| error.to_string())?
-            .values();
-        if held == 0 {
-            self.ready.send_replace(true);
-        }
-        while let Some(entry) = watch.next().await {
-            let entry = entry.map_err(|error| error.to_string())?;
-            let caught_up = entry.delta == 0;
-            self.apply(entry);
-            if caught_up {
-                self.ready.send_replace(true);
-            }
-        }
-        Ok(())
+        crate::kv_watch::replay_and_follow(&store, &self.ready, |entry| self.apply(entry)).await
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod dlq;
+pub mod erasure;
 pub mod error;
 pub mod failpoint;
 pub mod group;

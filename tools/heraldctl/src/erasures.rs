@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use herald_contracts::rpc::erasure::{ErasureStatus, ErasureStatusRequest, GetErasure};
 
 #[derive(Debug, clap::Args)]
@@ -26,16 +26,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
-    let nats = herald_kit::config::NatsConnect::from_env_with_url(
-        &herald_kit::Env::from_process(),
-        args.nats_url.clone(),
-    )?;
-    let client = herald_kit::nats::connect_options(&nats)
-        .name("heraldctl")
-        .connection_timeout(Duration::from_secs(5))
-        .connect(&args.nats_url)
-        .await
-        .with_context(|| format!("connecting to {}", args.nats_url))?;
+    let client = crate::operator::connect(&args.nats_url).await?;
     let request_id = format!("heraldctl-erasures-{}", std::process::id());
     let view = herald_kit::rpc::call::<GetErasure>(
         &client,

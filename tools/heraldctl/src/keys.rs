@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use herald_contracts::rpc::auth::{NoParams, RotateKeys};
 
 #[derive(Debug, clap::Args)]
@@ -36,16 +36,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 }
 
 async fn rotate(nats_url: &str) -> Result<ExitCode> {
-    let nats = herald_kit::config::NatsConnect::from_env_with_url(
-        &herald_kit::Env::from_process(),
-        nats_url.to_owned(),
-    )?;
-    let client = herald_kit::nats::connect_options(&nats)
-        .name("heraldctl")
-        .connection_timeout(Duration::from_secs(5))
-        .connect(nats_url)
-        .await
-        .with_context(|| format!("connecting to {nats_url}"))?;
+    let client = crate::operator::connect(nats_url).await?;
     let request_id = format!("heraldctl-keys-rotate-{}", std::process::id());
     let rotated = herald_kit::rpc::call::<RotateKeys>(
         &client,

@@ -9,6 +9,7 @@ mod dlq;
 mod erasures;
 mod keys;
 mod migrate;
+mod operator;
 mod schemas;
 mod up;
 mod workspace;

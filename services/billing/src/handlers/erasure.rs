@@ -8,7 +8,7 @@ use crate::repo::usage_ledger;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use herald_contracts::Envelope;
-use herald_contracts::messages::privacy::{ErasureConfirmed, ErasureRequested, ErasureScope};
+use herald_contracts::messages::privacy::ErasureRequested;
 use herald_kit::futures::future::BoxFuture;
 use herald_kit::{Delivery, HandlerError, Outgoing, TxHandler};
 
@@ -24,15 +24,8 @@ impl TxHandler<ErasureRequested> for EraseBilling {
         _delivery: &'a Delivery,
     ) -> BoxFuture<'a, Result<Vec<Outgoing>, HandlerError>> {
         Box::pin(async move {
-            let tenant = message.tenant_id;
-            if message.data.tenant_id != tenant {
-                return Err(HandlerError::terminal(
-                    "the part's tenant is not the envelope's",
-                ));
-            }
-            herald_kit::consumer::lock_tenant_for_erasure(conn, tenant).await?;
-            if message.data.scope == ErasureScope::Tenant {
-                herald_kit::consumer::mark_tenant_erased(conn, tenant).await?;
+            let tenant = herald_kit::erasure::part_tenant(message)?;
+            if herald_kit::erasure::begin_part(conn, message).await? {
                 let rows = diesel::delete(
                     usage_ledger::table.filter(usage_ledger::tenant_id.eq(tenant.as_uuid())),
                 )
@@ -40,11 +33,7 @@ impl TxHandler<ErasureRequested> for EraseBilling {
                 .await?;
                 tracing::info!(rows, "tenant's usage erased");
             }
-            Ok(vec![Outgoing::message(&message.caused(ErasureConfirmed {
-                erasure_id: message.data.erasure_id,
-                tenant_id: tenant,
-                service: SERVICE.to_owned(),
-            }))])
+            Ok(vec![herald_kit::erasure::confirmed(message, SERVICE)])
         })
     }
 

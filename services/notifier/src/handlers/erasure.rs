@@ -10,7 +10,7 @@ use crate::repo::schema::{email_deliveries, notifications, recipients};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use herald_contracts::Envelope;
-use herald_contracts::messages::privacy::{ErasureConfirmed, ErasureRequested, ErasureScope};
+use herald_contracts::messages::privacy::{ErasureRequested, ErasureScope};
 use herald_kit::futures::future::BoxFuture;
 use herald_kit::{Delivery, HandlerError, Outgoing, TxHandler};
 
@@ -26,17 +26,10 @@ impl TxHandler<ErasureRequested> for EraseNotifier {
         _delivery: &'a Delivery,
     ) -> BoxFuture<'a, Result<Vec<Outgoing>, HandlerError>> {
         Box::pin(async move {
-            let tenant = message.tenant_id;
-            if message.data.tenant_id != tenant {
-                return Err(HandlerError::terminal(
-                    "the part's tenant is not the envelope's",
-                ));
-            }
-            herald_kit::consumer::lock_tenant_for_erasure(conn, tenant).await?;
-            let t = tenant.as_uuid();
+            let t = herald_kit::erasure::part_tenant(message)?.as_uuid();
+            herald_kit::erasure::begin_part(conn, message).await?;
             match &message.data.scope {
                 ErasureScope::Tenant => {
-                    herald_kit::consumer::mark_tenant_erased(conn, tenant).await?;
                     let deliveries = diesel::delete(
                         email_deliveries::table.filter(email_deliveries::tenant_id.eq(t)),
                     )
@@ -80,11 +73,7 @@ impl TxHandler<ErasureRequested> for EraseNotifier {
                     );
                 }
             }
-            Ok(vec![Outgoing::message(&message.caused(ErasureConfirmed {
-                erasure_id: message.data.erasure_id,
-                tenant_id: tenant,
-                service: SERVICE.to_owned(),
-            }))])
+            Ok(vec![herald_kit::erasure::confirmed(message, SERVICE)])
         })
     }
 

@@ -23,9 +23,9 @@ use crate::repo::schema::{accounts, post_targets, posts};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use herald_contracts::Envelope;
-use herald_contracts::messages::privacy::{ErasureConfirmed, ErasureRequested, ErasureScope};
+use herald_contracts::messages::privacy::{ErasureRequested, ErasureScope};
 use herald_kit::futures::future::BoxFuture;
-use herald_kit::{Delivery, Handler, HandlerError, Outgoing, outbox};
+use herald_kit::{Delivery, Handler, HandlerError, outbox};
 use std::sync::Arc;
 
 pub const SERVICE: &str = "publisher";
@@ -43,12 +43,7 @@ impl Handler<ErasureRequested> for ErasePublisher {
 }
 
 async fn erase(state: Arc<State>, message: Envelope<ErasureRequested>) -> Result<(), HandlerError> {
-    let tenant = message.tenant_id;
-    if message.data.tenant_id != tenant {
-        return Err(HandlerError::terminal(
-            "the part's tenant is not the envelope's",
-        ));
-    }
+    let tenant = herald_kit::erasure::part_tenant(&message)?;
     let whole = message.data.scope == ErasureScope::Tenant;
     if whole {
         let stream = state
@@ -62,19 +57,13 @@ async fn erase(state: Arc<State>, message: Envelope<ErasureRequested>) -> Result
             .await
             .map_err(HandlerError::retry)?;
     }
-    let confirmed = Outgoing::message(&message.caused(ErasureConfirmed {
-        erasure_id: message.data.erasure_id,
-        tenant_id: tenant,
-        service: SERVICE.to_owned(),
-    }));
+    let confirmed = herald_kit::erasure::confirmed(&message, SERVICE);
     let mut conn = state.db.tenant(tenant).await?;
     let t = tenant.as_uuid();
     let erased = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            herald_kit::consumer::lock_tenant_for_erasure(conn, tenant).await?;
             let mut rows = 0;
-            if whole {
-                herald_kit::consumer::mark_tenant_erased(conn, tenant).await?;
+            if herald_kit::erasure::begin_part(conn, &message).await? {
                 // target_failures go with their targets (ON DELETE CASCADE), targets before
                 // the accounts they refer to.
                 rows += diesel::delete(post_targets::table.filter(post_targets::tenant_id.eq(t)))

@@ -11,7 +11,6 @@ mod replay;
 mod show;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use herald_contracts::streams::{DLQ, STREAM_DEFS, stream_def};
@@ -124,17 +123,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 
 /// Fails at once when nobody answers: an operator's command must not wait for a server.
 async fn connect(url: &str) -> Result<jetstream::Context> {
-    let nats = herald_kit::config::NatsConnect::from_env_with_url(
-        &herald_kit::Env::from_process(),
-        url.to_owned(),
-    )?;
-    let client = herald_kit::nats::connect_options(&nats)
-        .name("heraldctl")
-        .connection_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
-        .with_context(|| format!("cannot connect to NATS at {url}"))?;
-    Ok(jetstream::new(client))
+    Ok(jetstream::new(crate::operator::connect(url).await?))
 }
 
 /// A stream that has a definition in the contracts (dead letters only come from those).
