@@ -64,7 +64,7 @@ impl App {
         let config = CommonConfig::from_env(&env, info.storage.is_some())?;
         crate::telemetry::init(info.name, info.version, &config.log_filter);
         metrics_handle();
-        let nats = crate::nats::connect_with(&config.nats, info.name).await?;
+        let nats = crate::nats::connect(&config.nats, info.name).await?;
         let js = async_nats::jetstream::new(nats.clone());
         let db = match (&info.storage, &config.database_url) {
             (Some((schema, migrations)), Some(url)) => {

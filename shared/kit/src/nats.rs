@@ -7,18 +7,6 @@ use async_nats::jetstream::{self, consumer::pull, stream};
 use herald_contracts::streams::{StreamDef, stream_def};
 use std::time::Duration;
 
-/// Connects, retrying the first connection too, so a service can start before NATS.
-pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, KitError> {
-    connect_with(
-        &NatsConnect {
-            url: url.to_owned(),
-            ..NatsConnect::default()
-        },
-        name,
-    )
-    .await
-}
-
 /// Options carrying the configured credentials and TLS trust (operator tools add their own
 /// timeouts).
 pub fn connect_options(nats: &NatsConnect) -> async_nats::ConnectOptions {
@@ -36,8 +24,9 @@ pub fn connect_options(nats: &NatsConnect) -> async_nats::ConnectOptions {
     }
 }
 
-/// Connects with the configured credentials and TLS trust, retrying like `connect`.
-pub async fn connect_with(nats: &NatsConnect, name: &str) -> Result<async_nats::Client, KitError> {
+/// Connects with the configured credentials and TLS trust, retrying the first connection
+/// too, so a service can start before NATS.
+pub async fn connect(nats: &NatsConnect, name: &str) -> Result<async_nats::Client, KitError> {
     let name = name.to_owned();
     connect_options(nats)
         .name(&name)

@@ -31,4 +31,4 @@ pub use nats::{NatsServer, Version, find_nats_server, nats_server_version, share
 pub use postgres::PgCluster;
 pub use process::free_port;
 pub use procs::{ServiceProcess, check_readiness_follows_nats, check_sigterm_mid_work};
-pub use service::{Running, TEST_TOKEN_KEYS, identity, service_env, wait_for};
+pub use service::{Running, TEST_TOKEN_KEYS, identity, service_env, time_until, wait_for};

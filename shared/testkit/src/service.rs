@@ -86,6 +86,31 @@ impl Drop for Running {
     }
 }
 
+/// How long `check` took to come true, polled every 10 ms, for at most `limit` (a guard
+/// against hanging, not a performance bound: tests print the figure, they never assert on it).
+pub async fn time_until<F, Fut>(
+    what: &str,
+    limit: Duration,
+    mut check: F,
+) -> anyhow::Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        if check().await {
+            let took = started.elapsed();
+            eprintln!("{what}: {} ms", took.as_millis());
+            return Ok(took);
+        }
+        if started.elapsed() >= limit {
+            anyhow::bail!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Polls `check` until it yields `Some`, for at most `limit`; the error names `what`.
 pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> anyhow::Result<T>
 where

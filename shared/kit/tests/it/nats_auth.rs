@@ -29,7 +29,7 @@ async fn a_service_connects_with_its_configured_user_and_password() {
         "Debug shows the password"
     );
 
-    let responder = herald_kit::nats::connect_with(&connect, "responder")
+    let responder = herald_kit::nats::connect(&connect, "responder")
         .await
         .unwrap();
     let mut requests = responder.subscribe("rpc.test.echo").await.unwrap();
@@ -41,9 +41,7 @@ async fn a_service_connects_with_its_configured_user_and_password() {
             }
         }
     });
-    let client = herald_kit::nats::connect_with(&connect, "client")
-        .await
-        .unwrap();
+    let client = herald_kit::nats::connect(&connect, "client").await.unwrap();
     let answer = client
         .request("rpc.test.echo", "ping".into())
         .await
